@@ -1,0 +1,62 @@
+"""The ASGI application: API routes, sessions, request ids, error handlers, and installed extensions.
+
+The web UI is an extension found through the `tessera.extensions` entry point group, so the
+runtime never imports the ui package (dependencies point one way: ui -> runtime).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from importlib.metadata import entry_points
+
+from fastapi import FastAPI, Request, Response
+from starlette.middleware.sessions import SessionMiddleware
+
+from runtime.api import routes_auth, routes_files, routes_meta, routes_records
+from runtime.api.errors import install_error_handlers
+from runtime.api.openapi import install_openapi
+from runtime.config import Settings
+from runtime.services import Tessera
+
+log = logging.getLogger("tessera")
+Extension = Callable[[FastAPI, Tessera], None]
+
+
+def installed_extensions() -> list[Extension]:
+    return [ep.load() for ep in entry_points(group="tessera.extensions")]
+
+
+def create_app(tessera: Tessera | None = None, *, extensions: list[Extension] | None = None) -> FastAPI:
+    tessera = tessera or Tessera(Settings.from_env())
+    app = FastAPI(title="Tessera", docs_url="/api/docs", redoc_url=None, openapi_url="/api/v1/openapi.json")
+    app.state.tessera = tessera
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=tessera.settings.secret_key,
+        session_cookie="tessera_session",
+        max_age=tessera.settings.session_max_age,
+        same_site="lax",
+        https_only=False,
+    )
+
+    @app.middleware("http")
+    async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        incoming = request.headers.get("x-request-id", "")
+        request.state.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    install_error_handlers(app)
+    for router in (routes_auth.router, routes_meta.router, routes_records.router, routes_files.router):
+        app.include_router(router)
+    install_openapi(app)
+    for extension in installed_extensions() if extensions is None else extensions:
+        extension(app, tessera)
+    return app

@@ -1,0 +1,208 @@
+"""Read a pack directory (or in-memory documents) into the model, collecting every error.
+
+Errors are collected rather than raised one by one: IT fixing a pack wants the whole list, each
+with the file, the JSON pointer and a plain message.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from jsonschema.exceptions import ValidationError
+
+from runtime.blueprints.errors import PackError, PackInvalid, pointer
+from runtime.blueprints.model import (
+    Entity,
+    OptionSet,
+    Pack,
+    View,
+    field_from_raw,
+    form_from_raw,
+    option_from_raw,
+)
+from runtime.blueprints.references import check_references
+from runtime.blueprints.schema import validator_for
+
+MANIFEST = "pack.json"
+MENUS = "menus.json"
+FOLDERS = {"entities": "entity", "forms": "form", "views": "view", "option_sets": "option_set", "demo": "demo_data"}
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(f"the key '{key}' appears twice in the same object")
+        seen[key] = value
+    return seen
+
+
+def parse_json(text: str, file: str) -> tuple[Any, PackError | None]:
+    """Parse one file; a syntax error names its line and column."""
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys), None
+    except json.JSONDecodeError as exc:
+        return None, PackError(file, "", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", exc.lineno)
+    except _DuplicateKey as exc:
+        return None, PackError(file, "", f"invalid JSON: {exc}")
+
+
+def read_pack_documents(path: Path) -> tuple[dict[str, Any], list[PackError]]:
+    """Every JSON file of a pack directory by relative path."""
+    errors: list[PackError] = []
+    documents: dict[str, Any] = {}
+    if not path.is_dir():
+        raise PackInvalid([PackError(str(path), "", "is not a directory")])
+    files = [path / MANIFEST, path / MENUS]
+    for folder in FOLDERS:
+        if (path / folder).is_dir():
+            files.extend(sorted((path / folder).glob("*")))
+    for file in files:
+        rel = file.relative_to(path).as_posix()
+        if not file.exists():
+            if rel == MANIFEST:
+                errors.append(PackError(rel, "", "the manifest pack.json is missing"))
+            continue
+        if file.suffix != ".json":
+            if file.is_file() and not file.name.startswith("."):
+                errors.append(PackError(rel, "", "only .json files belong in this folder"))
+            continue
+        try:
+            text = file.read_text("utf-8")
+        except UnicodeDecodeError:
+            errors.append(PackError(rel, "", "the file is not UTF-8 text"))
+            continue
+        doc, err = parse_json(text, rel)
+        if err:
+            errors.append(err)
+        else:
+            documents[rel] = doc
+    return documents, errors
+
+
+def kind_of(rel: str) -> str | None:
+    if rel == MANIFEST:
+        return "manifest"
+    if rel == MENUS:
+        return "menus"
+    folder = rel.split("/", 1)[0]
+    return FOLDERS.get(folder) if "/" in rel else None
+
+
+def _schema_errors(rel: str, doc: Any) -> list[PackError]:
+    kind = kind_of(rel)
+    if kind is None:
+        return [
+            PackError(
+                rel, "", "unexpected file: packs hold pack.json, menus.json and the folders " + ", ".join(FOLDERS)
+            )
+        ]
+    found = sorted(validator_for(kind).iter_errors(doc), key=lambda e: list(e.absolute_path))
+    return [PackError(rel, pointer(*err.absolute_path), _plain_message(err)) for err in _leaf_errors(found)]
+
+
+def _leaf_errors(errors: list[ValidationError]) -> list[ValidationError]:
+    """Prefer the most specific cause of a oneOf/anyOf failure over 'is not valid under any schema'."""
+    out: list[ValidationError] = []
+    for err in errors:
+        if err.validator in ("oneOf", "anyOf") and err.context:
+            best = max(err.context, key=lambda e: len(e.absolute_path))
+            out.append(best if len(best.absolute_path) > len(err.absolute_path) else err)
+        else:
+            out.append(err)
+    return out
+
+
+def _plain_message(err: ValidationError) -> str:
+    v = err.validator
+    if v == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        return f"the property '{missing}' is required"
+    if v == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        return "unknown property " + ", ".join(f"'{x}'" for x in extra)
+    if v == "enum":
+        allowed = ", ".join(map(str, err.validator_value))
+        return f"'{err.instance}' is not one of the allowed values: {allowed}"
+    if v == "pattern" and isinstance(err.instance, str):
+        desc = err.schema.get("description")
+        return f"'{err.instance}' is not a valid name" + (f": use {desc}" if desc else "")
+    if v == "type":
+        shown = json.dumps(err.instance, ensure_ascii=False)[:60]
+        return f"expected {err.validator_value}, got {type(err.instance).__name__} {shown}"
+    if (
+        v == "oneOf"
+        and isinstance(err.instance, dict)
+        and err.schema.get("oneOf")
+        == [
+            {"required": ["sections"]},
+            {"required": ["tabs"]},
+        ]
+    ):
+        return "a form has either 'sections' or 'tabs', exactly one of them"
+    return err.message
+
+
+def load_pack(
+    path: Path | str, *, known_entities: set[str] | None = None, known_option_sets: set[str] | None = None
+) -> Pack:
+    """Load and fully check a pack directory; raises PackInvalid listing every problem."""
+    documents, errors = read_pack_documents(Path(path))
+    return load_pack_from_documents(
+        documents, prior_errors=errors, known_entities=known_entities, known_option_sets=known_option_sets
+    )
+
+
+def load_pack_from_documents(
+    documents: dict[str, Any],
+    *,
+    prior_errors: list[PackError] | None = None,
+    known_entities: set[str] | None = None,
+    known_option_sets: set[str] | None = None,
+) -> Pack:
+    """Build a pack from already-parsed documents (the builder and stored deploys use this)."""
+    errors = list(prior_errors or [])
+    for rel, doc in sorted(documents.items()):
+        errors.extend(_schema_errors(rel, doc))
+    if errors:
+        raise PackInvalid(errors)
+    pack = _build(documents)
+    errors.extend(check_references(pack, known_entities or set(), known_option_sets or set()))
+    if errors:
+        raise PackInvalid(errors)
+    return pack
+
+
+def _build(documents: dict[str, Any]) -> Pack:
+    manifest = documents[MANIFEST]
+    pack_id = manifest["id"]
+    entities: dict[str, Entity] = {}
+    forms = {}
+    views: dict[str, View] = {}
+    option_sets: dict[str, OptionSet] = {}
+    demo = []
+    for rel, doc in sorted(documents.items()):
+        kind = kind_of(rel)
+        if kind == "entity":
+            entities.setdefault(
+                doc["id"], Entity(doc["id"], doc["label"], [field_from_raw(f) for f in doc["fields"]], doc, pack_id)
+            )
+        elif kind == "form":
+            forms.setdefault(doc["id"], form_from_raw(doc, pack_id))
+        elif kind == "view":
+            views.setdefault(doc["id"], View(doc["id"], doc["entity"], doc["type"], doc, pack_id))
+        elif kind == "option_set":
+            option_sets.setdefault(
+                doc["id"],
+                OptionSet(doc["id"], doc["label"], [option_from_raw(o) for o in doc["options"]], doc, pack_id),
+            )
+        elif kind == "demo_data":
+            demo.append({**doc, "_file": rel})
+    menus = documents.get(MENUS, {}).get("menus", [])
+    return Pack(pack_id, manifest["version"], manifest, entities, forms, views, option_sets, menus, demo, documents)

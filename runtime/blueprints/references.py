@@ -1,0 +1,290 @@
+"""Cross-file checks that a JSON Schema cannot express: names that must exist, ids that must be unique,
+expressions that must compile, options that must fit the field type."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from runtime.blueprints.errors import PackError, pointer
+from runtime.blueprints.model import SYSTEM_FIELDS, Entity, Field, Pack
+from runtime.expressions import check_expression
+from runtime.fields.types import FIELD_TYPES
+
+AUTONUMBER_TOKEN = re.compile(r"\{(yyyy|yy|mm|dd|seq(?::\d)?)\}")
+DATE_TYPES = ("date", "datetime")
+
+
+class _Checker:
+    def __init__(self, pack: Pack, known_entities: set[str], known_option_sets: set[str]):
+        self.pack = pack
+        self.entities = set(pack.entities) | known_entities
+        self.option_sets = set(pack.option_sets) | known_option_sets
+        self.errors: list[PackError] = []
+        self.files = {kind_id(rel, doc): rel for rel, doc in pack.documents.items()}
+
+    def error(self, file: str, path: Iterable[object], message: str) -> None:
+        self.errors.append(PackError(file, pointer(*path), message))
+
+    def run(self) -> list[PackError]:
+        self.check_duplicate_ids()
+        for entity in self.pack.entities.values():
+            self.check_entity(entity)
+        self.check_forms()
+        self.check_views()
+        self.check_option_sets()
+        self.check_menus()
+        self.check_demo()
+        return self.errors
+
+    def file_of(self, folder: str, ident: str) -> str:
+        return self.files.get((folder, ident), f"{folder}/{ident}.json")
+
+    def check_duplicate_ids(self) -> None:
+        seen: dict[tuple[str, str], str] = {}
+        for rel, doc in sorted(self.pack.documents.items()):
+            key = kind_id(rel, doc)
+            if key[0] in ("pack.json", "menus.json", "demo"):
+                continue
+            if key in seen:
+                self.error(rel, ["id"], f"the id '{key[1]}' is already used by {seen[key]}")
+            else:
+                seen[key] = rel
+
+    # entities -------------------------------------------------------------------------------
+    def check_entity(self, entity: Entity) -> None:
+        file = self.file_of("entities", entity.id)
+        self.check_fields(file, entity.fields, ["fields"], entity, top_level=True)
+        names = set(entity.field_names)
+        if entity.raw.get("title_field") and entity.raw["title_field"] not in names:
+            self.error(file, ["title_field"], f"unknown field '{entity.raw['title_field']}'")
+        for i, index in enumerate(entity.raw.get("indexes", [])):
+            for j, name in enumerate(index["fields"]):
+                f = entity.field(name)
+                if f is None and name not in SYSTEM_FIELDS:
+                    self.error(file, ["indexes", i, "fields", j], f"unknown field '{name}'")
+                elif f is not None and f.type in (
+                    "child_table",
+                    "long_text",
+                    "json",
+                    "multiselect",
+                    "tags",
+                    "file",
+                    "image",
+                    "region",
+                ):
+                    self.error(file, ["indexes", i, "fields", j], f"a field of type {f.type} cannot be indexed")
+        for i, rule in enumerate(entity.raw.get("validations", [])):
+            self.check_validation(file, ["validations", i], rule, names)
+
+    def check_fields(self, file: str, fields: list[Field], path: list[object], entity: Entity, top_level: bool) -> None:
+        seen: set[str] = set()
+        names = {f.name for f in fields}
+        if not top_level:
+            names |= set(entity.field_names)  # row expressions may read the parent's fields
+        for i, f in enumerate(fields):
+            here = [*path, i]
+            if f.name in seen:
+                self.error(file, [*here, "name"], f"the field name '{f.name}' is used twice")
+            seen.add(f.name)
+            if f.name in SYSTEM_FIELDS:
+                self.error(
+                    file, [*here, "name"], f"'{f.name}' is a system field every record already has; choose another name"
+                )
+            self.check_field(file, here, f, names | set(SYSTEM_FIELDS))
+            if f.type == "child_table":
+                if not top_level:
+                    self.error(file, [*here, "type"], "child tables cannot be nested inside child tables")
+                else:
+                    self.check_fields(file, f.children, [*here, "fields"], entity, top_level=False)
+
+    def check_field(self, file: str, path: list[object], f: Field, names: set[str]) -> None:
+        t = f.type
+        if t == "reference" and f.opt("entity") not in self.entities:
+            self.error(file, [*path, "entity"], f"the referenced entity '{f.opt('entity')}' does not exist")
+        if t in ("select", "multiselect") and f.opt("option_set") not in self.option_sets:
+            self.error(file, [*path, "option_set"], f"the option set '{f.opt('option_set')}' does not exist")
+        if t == "autonumber":
+            fmt = f.opt("format")
+            if "{seq" not in fmt:
+                self.error(file, [*path, "format"], "an auto-number format needs a {seq} or {seq:N} part")
+            leftover = AUTONUMBER_TOKEN.sub("", fmt)
+            if "{" in leftover or "}" in leftover:
+                self.error(
+                    file, [*path, "format"], "unknown placeholder: use {yyyy}, {yy}, {mm}, {dd}, {seq} or {seq:N}"
+                )
+        if f.opt("pattern"):
+            try:
+                re.compile(f.opt("pattern"))
+            except re.error as exc:
+                self.error(file, [*path, "pattern"], f"invalid regular expression: {exc}")
+        if f.opt("min") is not None and f.opt("max") is not None and f.opt("min") > f.opt("max"):
+            self.error(file, [*path, "min"], "min is greater than max")
+        if f.unique and t in (
+            "child_table",
+            "long_text",
+            "json",
+            "multiselect",
+            "tags",
+            "file",
+            "image",
+            "region",
+            "computed",
+        ):
+            self.error(file, [*path, "unique"], f"a field of type {t} cannot be unique")
+        for key in ("expression", "visible_when", "required_when", "read_only_when"):
+            if f.opt(key):
+                self.check_expr(file, [*path, key], f.opt(key), names)
+        default = f.opt("default")
+        if isinstance(default, dict) and "expression" in default and t != "json":
+            self.check_expr(file, [*path, "default", "expression"], default["expression"], names)
+        if t not in FIELD_TYPES:
+            self.error(file, [*path, "type"], f"unknown field type '{t}'")
+
+    def check_validation(self, file: str, path: list[object], rule: dict, names: set[str]) -> None:
+        scope = names | set(SYSTEM_FIELDS)
+        self.check_expr(file, [*path, "rule"], rule["rule"], scope)
+        if rule.get("when"):
+            self.check_expr(file, [*path, "when"], rule["when"], scope)
+        if rule.get("field") and rule["field"] not in names:
+            self.error(file, [*path, "field"], f"unknown field '{rule['field']}'")
+
+    def check_expr(self, file: str, path: list[object], source: str, names: set[str]) -> None:
+        for problem in check_expression(source, names):
+            self.error(file, path, f"expression '{source}': {problem}")
+
+    # forms ----------------------------------------------------------------------------------
+    def check_forms(self) -> None:
+        for form in self.pack.forms.values():
+            file = self.file_of("forms", form.id)
+            entity = self.pack.entities.get(form.entity)
+            if entity is None:
+                msg = "is defined in another pack; forms must belong to the pack of their entity"
+                self.error(
+                    file,
+                    ["entity"],
+                    f"the entity '{form.entity}' " + ("does not exist" if form.entity not in self.entities else msg),
+                )
+                continue
+            names = set(entity.field_names)
+            seen: set[str] = set()
+            for path, name in _form_field_paths(form.raw):
+                if name not in names:
+                    self.error(file, path, f"the field '{name}' does not exist in entity '{entity.id}'")
+                elif name in seen:
+                    self.error(file, path, f"the field '{name}' appears twice in the form")
+                seen.add(name)
+            for name, conds in form.raw.get("conditions", {}).items():
+                if name not in names:
+                    self.error(file, ["conditions", name], f"the field '{name}' does not exist in entity '{entity.id}'")
+                for key, source in conds.items():
+                    self.check_expr(file, ["conditions", name, key], source, names | set(SYSTEM_FIELDS))
+            for i, rule in enumerate(form.raw.get("validations", [])):
+                self.check_validation(file, ["validations", i], rule, names)
+
+    # views ----------------------------------------------------------------------------------
+    def check_views(self) -> None:
+        for view in self.pack.views.values():
+            file = self.file_of("views", view.id)
+            entity = self.pack.entities.get(view.entity)
+            if entity is None:
+                self.error(file, ["entity"], f"the entity '{view.entity}' does not exist in this pack")
+                continue
+            self.check_view(file, view.raw, entity)
+
+    def check_view(self, file: str, raw: dict, entity: Entity) -> None:
+        def known(name: str, path: list[object]) -> Field | None:
+            f = entity.field(name)
+            if f is None and name not in SYSTEM_FIELDS:
+                self.error(file, path, f"the field '{name}' does not exist in entity '{entity.id}'")
+            return f
+
+        for i, name in enumerate(raw.get("columns", [])):
+            f = known(name, ["columns", i])
+            if f is not None and f.type == "child_table":
+                self.error(file, ["columns", i], "a child table cannot be a list column")
+        for i, flt in enumerate(raw.get("filters", [])):
+            f = known(flt["field"], ["filters", i, "field"])
+            if f is not None and flt["op"] not in _ops(f):
+                self.error(file, ["filters", i, "op"], f"the filter '{flt['op']}' does not apply to a {f.type} field")
+        for key in ("quick_filters", "search_fields"):
+            for i, name in enumerate(raw.get(key, [])):
+                known(name, [key, i])
+        for i, s in enumerate(raw.get("sort", [])):
+            f = known(s["field"], ["sort", i, "field"])
+            if f is not None and not FIELD_TYPES[f.type].sortable:
+                self.error(file, ["sort", i, "field"], f"a {f.type} field cannot be sorted")
+        if raw.get("group_by"):
+            f = known(raw["group_by"], ["group_by"])
+            if f is not None and f.type != "select":
+                self.error(file, ["group_by"], "kanban columns come from a select field")
+        if raw.get("date_field"):
+            f = known(raw["date_field"], ["date_field"])
+            if f is not None and f.type not in DATE_TYPES:
+                self.error(file, ["date_field"], "a calendar needs a date or datetime field")
+        if raw.get("form"):
+            form = self.pack.forms.get(raw["form"])
+            if form is None:
+                self.error(file, ["form"], f"the form '{raw['form']}' does not exist")
+            elif form.entity != entity.id:
+                self.error(file, ["form"], f"the form '{raw['form']}' is for entity '{form.entity}', not '{entity.id}'")
+
+    # option sets, menus, demo ---------------------------------------------------------------
+    def check_option_sets(self) -> None:
+        for oset in self.pack.option_sets.values():
+            file = self.file_of("option_sets", oset.id)
+            self._check_options(file, oset.raw["options"], ["options"], set(), bool(oset.raw.get("tree")))
+
+    def _check_options(self, file: str, options: list[dict], path: list[object], seen: set[str], tree: bool) -> None:
+        for i, opt in enumerate(options):
+            if opt["value"] in seen:
+                self.error(file, [*path, i, "value"], f"the value '{opt['value']}' is used twice")
+            seen.add(opt["value"])
+            if opt.get("children"):
+                if not tree:
+                    self.error(file, [*path, i, "children"], 'only a tree option set ("tree": true) may have children')
+                self._check_options(file, opt["children"], [*path, i, "children"], seen, tree)
+
+    def check_menus(self) -> None:
+        def walk(items: list[dict], path: list[object]) -> None:
+            for i, item in enumerate(items):
+                if item.get("view") and item["view"] not in self.pack.views:
+                    self.error("menus.json", [*path, i, "view"], f"the view '{item['view']}' does not exist")
+                if item.get("entity") and item["entity"] not in self.entities:
+                    self.error("menus.json", [*path, i, "entity"], f"the entity '{item['entity']}' does not exist")
+                walk(item.get("items", []), [*path, i, "items"])
+
+        walk(self.pack.menus, ["menus"])
+
+    def check_demo(self) -> None:
+        for doc in self.pack.demo:
+            if doc["entity"] not in self.pack.entities:
+                self.error(doc["_file"], ["entity"], f"the entity '{doc['entity']}' does not exist in this pack")
+
+
+def kind_id(rel: str, doc: object) -> tuple[str, str]:
+    """A (folder, id) key for a document, used to find which file defined what."""
+    folder = rel.split("/", 1)[0]
+    return (folder, doc.get("id", "") if isinstance(doc, dict) else "")
+
+
+def _ops(f: Field) -> tuple[str, ...]:
+    from runtime.fields.types import field_type
+
+    return field_type(f).filter_ops
+
+
+def _form_field_paths(raw: dict) -> list[tuple[list[object], str]]:
+    out: list[tuple[list[object], str]] = []
+    if "tabs" in raw:
+        for t, tab in enumerate(raw["tabs"]):
+            for s, sec in enumerate(tab["sections"]):
+                out.extend((["tabs", t, "sections", s, "fields", i], n) for i, n in enumerate(sec["fields"]))
+    else:
+        for s, sec in enumerate(raw.get("sections", [])):
+            out.extend((["sections", s, "fields", i], n) for i, n in enumerate(sec["fields"]))
+    return out
+
+
+def check_references(pack: Pack, known_entities: set[str], known_option_sets: set[str]) -> list[PackError]:
+    return _Checker(pack, known_entities, known_option_sets).run()

@@ -1,0 +1,167 @@
+"""The `tessera` command: database, packs, and the server.
+
+IT deploys packs like code: `validate` checks a pack without touching anything, `diff` prints what
+a deploy would do in plain words, `deploy` applies it in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from pathlib import Path
+
+import typer
+
+from runtime.blueprints.errors import PackInvalid
+from runtime.config import Settings
+from runtime.storage.deploy import DeployRefused
+
+app = typer.Typer(help="Tessera: blueprint packs, database and server.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Platform database.", no_args_is_help=True)
+pack_app = typer.Typer(help="Blueprint packs: validate, diff, deploy, list.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(pack_app, name="pack")
+
+SHIPPED_PACKS = Path(__file__).resolve().parent.parent / "blueprints"
+
+
+def _tessera(upgrade: bool = True):  # noqa: ANN202 - imported lazily to keep `--help` fast
+    from runtime.services import Tessera
+
+    return Tessera(Settings.from_env(), upgrade=upgrade)
+
+
+def _print_errors(exc: PackInvalid) -> None:
+    typer.echo(f"{len(exc.errors)} problem(s):", err=True)
+    for error in exc.errors:
+        typer.echo(f"  {error}", err=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the platform tables (alembic)."""
+    from runtime.storage import migrate
+
+    t = _tessera(upgrade=False)
+    migrate.upgrade(t.db)
+    typer.echo(f"database at revision {migrate.current_revision(t.db)}")
+
+
+@pack_app.command("validate")
+def pack_validate(path: Path, as_json: bool = typer.Option(False, "--json", help="errors as JSON")) -> None:
+    """Check a pack against the published schema and its cross-file references. Touches no database."""
+    from runtime.blueprints import load_pack
+
+    try:
+        pack = load_pack(path)
+    except PackInvalid as exc:
+        if as_json:
+            typer.echo(json.dumps([e.as_dict() for e in exc.errors], ensure_ascii=False, indent=2))
+        else:
+            _print_errors(exc)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"{pack.id} {pack.version}: valid ({len(pack.entities)} entities, {len(pack.forms)} forms, "
+        f"{len(pack.views)} views, {len(pack.option_sets)} option sets)"
+    )
+
+
+@pack_app.command("diff")
+def pack_diff(path: Path) -> None:
+    """Print what deploying the pack would change, without changing anything."""
+    from runtime.storage.deploy import plan_deploy
+
+    t = _tessera()
+    try:
+        pack = t.load_pack(path)
+        with t.db.read() as conn:
+            plan = plan_deploy(conn, pack)
+    except PackInvalid as exc:
+        _print_errors(exc)
+        raise typer.Exit(1) from exc
+    for line in plan.describe():
+        typer.echo(line)
+    if plan.problems:
+        raise typer.Exit(2)
+
+
+@pack_app.command("deploy")
+def pack_deploy(path: Path, demo: bool = typer.Option(False, help="also load the pack's demo data")) -> None:
+    """Apply a pack in one transaction: all of it or, on any error, nothing."""
+    t = _tessera()
+    _deploy(t, path, demo)
+
+
+def _deploy(t, path: Path, demo: bool) -> None:  # noqa: ANN001
+    from runtime.demo import load_demo
+
+    try:
+        pack = t.load_pack(path)
+        result = t.deploy(pack)
+    except PackInvalid as exc:
+        _print_errors(exc)
+        raise typer.Exit(1) from exc
+    except DeployRefused as exc:
+        typer.echo("deploy refused, nothing was changed:", err=True)
+        for p in exc.problems:
+            typer.echo(f"  {p}", err=True)
+        raise typer.Exit(2) from exc
+    for line in result.plan.describe():
+        typer.echo(line)
+    if demo:
+        created = load_demo(t, pack)
+        if created:
+            typer.echo("  demo data: " + ", ".join(f"{n} {e}" for e, n in created.items()))
+
+
+@pack_app.command("list")
+def pack_list() -> None:
+    """The deployed packs and their versions."""
+    t = _tessera()
+    for pack in t.registry.packs.values():
+        typer.echo(f"{pack.id} {pack.version} ({len(pack.entities)} entities)")
+
+
+def shipped_pack_dirs() -> list[Path]:
+    return sorted(p for p in SHIPPED_PACKS.iterdir() if (p / "pack.json").exists()) if SHIPPED_PACKS.exists() else []
+
+
+def _ensure_admin(t) -> str | None:  # noqa: ANN001
+    """Create the admin account on first run and return its new password (printed once)."""
+    if t.users.by_username("admin") is not None:
+        return None
+    password = secrets.token_urlsafe(9)
+    t.users.create("admin", "系统管理员", password, is_admin=True)
+    (t.settings.data_dir / "admin-password.txt").write_text(password + "\n")
+    return password
+
+
+@app.command("serve")
+def serve(
+    demo: bool = typer.Option(False, help="deploy the shipped packs with demo data and create the admin login"),
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+) -> None:
+    """Run the web application and API."""
+    import uvicorn
+
+    from runtime.api import create_app
+
+    t = _tessera()
+    if demo:
+        for path in shipped_pack_dirs():
+            _deploy(t, path, demo=True)
+        password = _ensure_admin(t)
+        saved = t.settings.data_dir / "admin-password.txt"
+        shown = password or (saved.read_text().strip() if saved.exists() else "(unchanged; see your notes)")
+        typer.echo("")
+        typer.echo(f"  Tessera is running at http://{host}:{port}")
+        typer.echo(f"  sign in as: admin / {shown}")
+        typer.echo("")
+    sys.stdout.flush()
+    uvicorn.run(create_app(t), host=host, port=port, log_level="info")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,127 @@
+"""Column storage per field, as a small comparable signature.
+
+The migration planner compares signatures, not SQLAlchemy objects: two signatures tell
+whether a change is nothing, a safe widening (VARCHAR(50) -> VARCHAR(200), integer -> decimal)
+or an incompatible change that must not be applied silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from runtime.blueprints.model import Field
+
+
+@dataclass(frozen=True)
+class StorageType:
+    kind: str  # string, text, bigint, smallint, numeric, boolean, date, datetime, time, json
+    length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+
+    def sa_type(self) -> sa.types.TypeEngine:
+        match self.kind:
+            case "string":
+                return sa.String(self.length)
+            case "text":
+                return sa.Text()
+            case "bigint":
+                return sa.BigInteger()
+            case "smallint":
+                return sa.SmallInteger()
+            case "numeric":
+                return sa.Numeric(self.precision, self.scale, asdecimal=True)
+            case "boolean":
+                return sa.Boolean()
+            case "date":
+                return sa.Date()
+            case "datetime":
+                return sa.DateTime()
+            case "time":
+                return sa.Time()
+            case "json":
+                return sa.JSON()
+        raise ValueError(f"unknown storage kind {self.kind}")
+
+    def describe(self) -> str:
+        if self.kind == "string":
+            return f"text up to {self.length} characters"
+        if self.kind == "numeric":
+            return f"number with {self.scale} decimals"
+        return {"text": "long text", "bigint": "whole number", "smallint": "small whole number"}.get(
+            self.kind, self.kind
+        )
+
+
+_NUMERIC_RANK = {"smallint": 0, "bigint": 1, "numeric": 2}
+
+
+def storage_type(f: Field) -> StorageType | None:
+    """The column type of a field; None for child tables, which get a table of their own."""
+    t = f.type
+    if t == "computed":
+        result = f.opt("result_type", "text")
+        return {
+            "text": StorageType("string", 500),
+            "integer": StorageType("bigint"),
+            "decimal": StorageType("numeric", precision=20, scale=f.opt("decimals", 4)),
+            "date": StorageType("date"),
+            "datetime": StorageType("datetime"),
+            "boolean": StorageType("boolean"),
+        }[result]
+    if t == "child_table":
+        return None
+    if t == "text":
+        return StorageType("string", f.opt("max_length", 255))
+    if t == "long_text":
+        return StorageType("text")
+    if t in ("integer", "reference", "user", "department"):
+        return StorageType("bigint")
+    if t == "decimal":
+        return StorageType("numeric", precision=20, scale=f.opt("decimals", 2))
+    if t == "money":
+        return StorageType("numeric", precision=18, scale=f.opt("decimals", 2))
+    if t == "percent":
+        return StorageType("numeric", precision=9, scale=f.opt("decimals", 2))
+    if t in ("rating", "nps"):
+        return StorageType("smallint")
+    if t == "boolean":
+        return StorageType("boolean")
+    if t == "date":
+        return StorageType("date")
+    if t == "datetime":
+        return StorageType("datetime")
+    if t == "time":
+        return StorageType("time")
+    if t in ("select",):
+        return StorageType("string", 64)
+    if t == "phone":
+        return StorageType("string", 32)
+    if t == "email":
+        return StorageType("string", 254)
+    if t == "cn_id":
+        return StorageType("string", 18)
+    if t == "autonumber":
+        return StorageType("string", 64)
+    if t in ("multiselect", "tags", "region", "file", "image", "json"):
+        return StorageType("json")
+    raise ValueError(f"no storage for field type {t}")
+
+
+def widening_allowed(old: StorageType, new: StorageType) -> bool:
+    """True when every old value fits the new column unchanged."""
+    if old == new:
+        return True
+    if old.kind == "string" and new.kind == "string":
+        return (new.length or 0) >= (old.length or 0)
+    if old.kind == "string" and new.kind == "text":
+        return True
+    if old.kind in _NUMERIC_RANK and new.kind in _NUMERIC_RANK:
+        if new.kind == "numeric" and old.kind == "numeric":
+            return (new.scale or 0) >= (old.scale or 0) and (new.precision or 0) - (new.scale or 0) >= (
+                old.precision or 0
+            ) - (old.scale or 0)
+        return _NUMERIC_RANK[new.kind] >= _NUMERIC_RANK[old.kind]
+    return False

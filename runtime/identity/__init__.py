@@ -1,0 +1,1 @@
+"""People: users, password hashing and login (the full permission model builds on this)."""

@@ -1,0 +1,87 @@
+"""Checks that need the database: unique values, referenced records, users, departments and files exist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from runtime.blueprints.model import Entity, Field
+from runtime.registry import Registry
+from runtime.storage import platform_tables as pt
+from runtime.validation.errors import FieldError
+
+_MSG = {
+    "unique": {"zh": "该值已被记录 #{other} 使用", "en": "is already used by record #{other}"},
+    "missing_ref": {"zh": "引用的记录 #{value} 不存在", "en": "refers to record #{value}, which does not exist"},
+    "missing_user": {"zh": "用户 #{value} 不存在", "en": "user #{value} does not exist"},
+    "missing_department": {"zh": "部门 #{value} 不存在", "en": "department #{value} does not exist"},
+    "missing_file": {"zh": "文件 {value} 不存在，请重新上传", "en": "file {value} does not exist; upload it again"},
+}
+
+
+def _msg(key: str, lang: str, **params: Any) -> str:
+    return _MSG[key]["zh" if lang == "zh" else "en"].format(**params)
+
+
+def unique_errors(
+    conn: Connection,
+    entity: Entity,
+    table: sa.Table,
+    values: dict[str, Any],
+    record_id: int | None,
+    skip: set[str],
+    lang: str,
+) -> list[FieldError]:
+    errors = []
+    for f in entity.fields:
+        if not f.unique or f.name in skip or values.get(f.name) in (None, ""):
+            continue
+        q = sa.select(table.c.id).where(table.c[f.name] == values[f.name]).limit(1)
+        if record_id is not None:
+            q = q.where(table.c.id != record_id)
+        other = conn.execute(q).scalar()
+        if other is not None:
+            errors.append(FieldError(f.name, _msg("unique", lang, other=other), "unique"))
+    return errors
+
+
+def _exists(conn: Connection, table: sa.Table, value: Any) -> bool:
+    return conn.execute(sa.select(table.c.id).where(table.c.id == value)).scalar() is not None
+
+
+def link_errors(
+    conn: Connection,
+    registry: Registry,
+    fields: list[Field],
+    values: dict[str, Any],
+    prefix: str,
+    skip: set[str],
+    lang: str,
+) -> list[FieldError]:
+    """References, users, departments and files named by a record (or a child row) must exist."""
+    errors: list[FieldError] = []
+    for f in fields:
+        path = f"{prefix}{f.name}"
+        value = values.get(f.name)
+        if path in skip or value in (None, [], ""):
+            continue
+        if f.type == "reference":
+            target = registry.tables[f.opt("entity")].main
+            if not _exists(conn, target, value):
+                errors.append(FieldError(path, _msg("missing_ref", lang, value=value), "reference"))
+        elif f.type == "user" and not _exists(conn, pt.users, value):
+            errors.append(FieldError(path, _msg("missing_user", lang, value=value), "reference"))
+        elif f.type == "department" and not _exists(conn, pt.departments, value):
+            errors.append(FieldError(path, _msg("missing_department", lang, value=value), "reference"))
+        elif f.type in ("file", "image"):
+            ids = [item["id"] for item in value]
+            found = set(conn.execute(sa.select(pt.files.c.id).where(pt.files.c.id.in_(ids))).scalars())
+            missing = [i for i in ids if i not in found]
+            if missing:
+                errors.append(FieldError(path, _msg("missing_file", lang, value=missing[0]), "reference"))
+        elif f.type == "child_table":
+            for i, row in enumerate(value):
+                errors.extend(link_errors(conn, registry, f.children, row, f"{path}.{i}.", skip, lang))
+    return errors

@@ -1,0 +1,411 @@
+"""The records service: create, read, update, delete and list for every entity and every channel.
+
+Each write runs in one transaction: clean the input, run before-write hooks (permissions),
+validate (schema, conditions, cross-field rules, computed fields, unique values, links), write
+the row and its child rows, then run after-write hooks (audit, rules). A failure anywhere rolls
+everything back, so no channel can leave a half-written change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from runtime.blueprints.model import SYSTEM_FIELDS, Entity, Form
+from runtime.clock import Clock, SystemClock
+from runtime.errors import BadRequest, Conflict, NotFound, RecordInvalid, StaleVersion
+from runtime.records import logic
+from runtime.records.autonumber import next_number
+from runtime.records.checks import link_errors, unique_errors
+from runtime.records.context import Context
+from runtime.records.convert import python_values, record_to_json, row_to_json, to_db_values
+from runtime.records.hooks import Hooks, WriteEvent
+from runtime.records.query import (
+    COUNT_CAP,
+    ListQuery,
+    Page,
+    after_clause,
+    decode_cursor,
+    encode_cursor,
+    filter_clause,
+    full_sort,
+    is_simple_sort,
+    order_by,
+    search_clause,
+    simple_after,
+)
+from runtime.registry import Registry
+from runtime.storage.database import Database
+from runtime.validation.errors import FieldError
+
+READ_ONLY_MSG = {"zh": "只读字段，不能修改", "en": "is read-only"}
+
+
+@dataclass
+class FormState:
+    """What a form looks like for the values typed so far (server-side re-evaluation)."""
+
+    states: dict[str, logic.FieldState]
+    computed: dict[str, Any]
+    errors: list[FieldError]
+
+
+class RecordsService:
+    def __init__(self, db: Database, registry: Registry, *, clock: Clock | None = None, hooks: Hooks | None = None):
+        self.db = db
+        self.registry = registry
+        self.clock = clock or SystemClock()
+        self.hooks = hooks or Hooks()
+
+    # reading --------------------------------------------------------------------------------------
+    def get(self, entity_id: str, record_id: int, ctx: Context) -> dict[str, Any]:
+        entity = self.registry.entity(entity_id)
+        with self.db.read() as conn:
+            record = self._load(conn, entity, record_id, ctx)
+        return self.hooks.transform(entity, ctx, record)
+
+    def list(self, entity_id: str, query: ListQuery, ctx: Context) -> Page:
+        entity = self.registry.entity(entity_id)
+        table = self.registry.tables[entity_id].main
+        where = self._where(entity, table, query, ctx)
+        sort = full_sort(query.sort)
+        with self.db.read() as conn:
+            rows = self._page_rows(conn, entity, table, where, sort, query)
+            total, exact = self._count(conn, table, where, query)
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        next_cursor = None
+        if more and rows:
+            last = rows[-1]._mapping
+            next_cursor = encode_cursor([_cursor_value(last[n]) for n, _ in sort])
+        items = [self.hooks.transform(entity, ctx, _list_item(entity, r)) for r in rows]
+        return Page(items, next_cursor, total, exact, query.limit)
+
+    def titles(self, entity_id: str, ids: list[int], ctx: Context) -> dict[int, str]:
+        """Display titles for reference values (list cells, detail pages, pickers)."""
+        if not ids:
+            return {}
+        entity = self.registry.entity(entity_id)
+        table = self.registry.tables[entity_id].main
+        title = table.c[entity.title_field]
+        q = sa.select(table.c.id, title).where(table.c.id.in_(set(ids)))
+        scope = self.hooks.scope_clause(entity, ctx, table)
+        if scope is not None:
+            q = q.where(scope)
+        with self.db.read() as conn:
+            return {r.id: str(r[1]) if r[1] is not None else f"#{r.id}" for r in conn.execute(q)}
+
+    def _where(self, entity: Entity, table: sa.Table, query: ListQuery, ctx: Context) -> list[sa.ColumnElement[bool]]:
+        where = [filter_clause(entity, table, f, self.db.dialect) for f in query.filters]
+        if query.search:
+            where.append(search_clause(entity, table, query.search, query.search_fields))
+        scope = self.hooks.scope_clause(entity, ctx, table)
+        if scope is not None:
+            where.append(scope)
+        return where
+
+    def _page_rows(
+        self, conn: Connection, entity: Entity, table: sa.Table, where: list, sort: list, query: ListQuery
+    ) -> list:
+        values = decode_cursor(query.cursor, entity, sort) if query.cursor else None
+        want = query.limit + 1
+        base = sa.select(table)
+        if not is_simple_sort(sort):
+            q = base.where(*where)
+            if values is not None:
+                q = q.where(after_clause(table, sort, values))
+            return list(conn.execute(q.order_by(*order_by(table, sort)).limit(want)))
+        (name, desc), (_, id_desc) = sort
+        col, idcol = table.c[name], table.c.id
+        rows: list = []
+        if values is None or values[0] is not None:
+            q = base.where(*where, col.is_not(None))
+            if values is not None:
+                q = q.where(simple_after(table, sort, values))
+            rows = list(
+                conn.execute(q.order_by(col.desc() if desc else col, idcol.desc() if id_desc else idcol).limit(want))
+            )
+        if len(rows) < want:
+            q = base.where(*where, col.is_(None))
+            if values is not None and values[0] is None:
+                q = q.where(idcol < values[1] if id_desc else idcol > values[1])
+            rows += list(conn.execute(q.order_by(idcol.desc() if id_desc else idcol).limit(want - len(rows))))
+        return rows
+
+    def _count(self, conn: Connection, table: sa.Table, where: list, query: ListQuery) -> tuple[int | None, bool]:
+        if query.count == "none" or (query.count == "auto" and query.cursor):
+            return None, False
+        if query.count == "exact":
+            return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one(), True
+        capped = sa.select(sa.literal(1)).select_from(table).where(*where).limit(COUNT_CAP + 1).subquery()
+        n = conn.execute(sa.select(sa.func.count()).select_from(capped)).scalar_one()
+        return min(n, COUNT_CAP), n <= COUNT_CAP
+
+    def _load(
+        self, conn: Connection, entity: Entity, record_id: int, ctx: Context, *, for_update: bool = False
+    ) -> dict[str, Any]:
+        tables = self.registry.tables[entity.id]
+        q = sa.select(tables.main).where(tables.main.c.id == record_id)
+        scope = self.hooks.scope_clause(entity, ctx, tables.main)
+        if scope is not None:
+            q = q.where(scope)
+        if for_update and conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        row = conn.execute(q).first()
+        if row is None:
+            raise NotFound(f"{entity.id} #{record_id} does not exist")
+        children = {
+            name: list(conn.execute(sa.select(t).where(t.c.parent_id == record_id).order_by(t.c.position)))
+            for name, t in tables.children.items()
+        }
+        return record_to_json(entity, row, children)
+
+    # writing --------------------------------------------------------------------------------------
+    def create(
+        self, entity_id: str, data: dict[str, Any], ctx: Context, *, form_id: str | None = None
+    ) -> dict[str, Any]:
+        entity = self.registry.entity(entity_id)
+        form = self._form(entity, form_id)
+        payload = self._clean(entity, data, None, ctx)
+        payload = logic.apply_defaults(entity, payload, self.clock)
+        with self.db.write() as conn:
+            self._run_before(entity, "create", ctx, conn, None, None, payload)
+            computed = self._validate(conn, entity, form, payload, None, ctx)
+            now = self.clock.now()
+            row = {
+                **to_db_values(entity.fields, payload),
+                **computed,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+                "created_by": ctx.user_id,
+                "updated_by": ctx.user_id,
+                "owner_id": payload.get("owner_id", ctx.user_id),
+                "department_id": ctx.department_id,
+            }
+            for f in entity.fields:
+                if f.type == "autonumber":
+                    row[f.name] = next_number(conn, entity.id, f.name, f.opt("format"), now)
+            tables = self.registry.tables[entity.id]
+            record_id = conn.execute(sa.insert(tables.main).values(**row)).inserted_primary_key[0]
+            self._write_children(conn, entity, record_id, payload)
+            record = self._load(conn, entity, record_id, ctx)
+            self._run_after(entity, "create", ctx, conn, record_id, None, record)
+        return self.hooks.transform(entity, ctx, record)
+
+    def update(
+        self,
+        entity_id: str,
+        record_id: int,
+        data: dict[str, Any],
+        ctx: Context,
+        *,
+        expected_version: int | None,
+        form_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Partial update: fields not sent keep their values; `expected_version` guards lost updates."""
+        entity = self.registry.entity(entity_id)
+        form = self._form(entity, form_id)
+        with self.db.write() as conn:
+            before = self._load(conn, entity, record_id, ctx, for_update=True)
+            if expected_version is not None and expected_version != before["version"]:
+                raise StaleVersion(
+                    f"{entity.id} #{record_id} was changed by someone else (version {before['version']}, "
+                    f"you edited version {expected_version}); reload it and apply your change again",
+                    before["version"],
+                )
+            payload = self._clean(entity, data, before, ctx)
+            merged = {**_editable(entity, before), **payload}
+            self._run_before(entity, "update", ctx, conn, record_id, before, merged)
+            computed = self._validate(conn, entity, form, merged, record_id, ctx)
+            tables = self.registry.tables[entity.id]
+            values = {
+                **to_db_values(entity.fields, payload),
+                **computed,
+                "version": before["version"] + 1,
+                "updated_at": self.clock.now(),
+                "updated_by": ctx.user_id,
+            }
+            if "owner_id" in data and ctx.is_admin:
+                values["owner_id"] = data["owner_id"]
+            result = conn.execute(
+                sa.update(tables.main)
+                .where(tables.main.c.id == record_id, tables.main.c.version == before["version"])
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                raise StaleVersion(
+                    f"{entity.id} #{record_id} was changed by someone else; reload it", before["version"] + 1
+                )
+            self._write_children(conn, entity, record_id, payload, replace=True)
+            after = self._load(conn, entity, record_id, ctx)
+            self._run_after(entity, "update", ctx, conn, record_id, before, after)
+        return self.hooks.transform(entity, ctx, after)
+
+    def delete(self, entity_id: str, record_id: int, ctx: Context, *, expected_version: int | None = None) -> None:
+        entity = self.registry.entity(entity_id)
+        with self.db.write() as conn:
+            before = self._load(conn, entity, record_id, ctx, for_update=True)
+            if expected_version is not None and expected_version != before["version"]:
+                raise StaleVersion(
+                    f"{entity.id} #{record_id} was changed by someone else; reload it", before["version"]
+                )
+            self._run_before(entity, "delete", ctx, conn, record_id, before, None)
+            self._refuse_if_referenced(conn, entity, record_id, ctx)
+            tables = self.registry.tables[entity.id]
+            for child in tables.children.values():
+                conn.execute(sa.delete(child).where(child.c.parent_id == record_id))
+            conn.execute(sa.delete(tables.main).where(tables.main.c.id == record_id))
+            self._run_after(entity, "delete", ctx, conn, record_id, before, None)
+
+    def form_state(
+        self, entity_id: str, data: dict[str, Any], ctx: Context, *, form_id: str | None = None
+    ) -> FormState:
+        """Re-evaluate conditions and computed fields for a form being filled in (nothing is written)."""
+        entity = self.registry.entity(entity_id)
+        form = self._form(entity, form_id)
+        values = python_values(entity.fields, data)
+        computed, errors = logic.compute_fields(entity, values, self.clock, ctx.lang)
+        states = logic.field_states(entity, form, {**values, **computed}, self.clock)
+        return FormState(states, computed, errors)
+
+    # internals ------------------------------------------------------------------------------------
+    def _form(self, entity: Entity, form_id: str | None) -> Form | None:
+        if form_id is None:
+            return None
+        form = self.registry.form(form_id)
+        if form.entity != entity.id:
+            raise BadRequest(f"the form '{form_id}' is not a form of '{entity.id}'")
+        return form
+
+    def _clean(
+        self, entity: Entity, data: dict[str, Any], before: dict[str, Any] | None, ctx: Context
+    ) -> dict[str, Any]:
+        """Drop system fields; refuse changes to read-only and runtime-filled fields from people."""
+        if not isinstance(data, dict):
+            raise BadRequest("a record must be a JSON object")
+        payload = {k: v for k, v in data.items() if k not in SYSTEM_FIELDS}
+        errors = []
+        for f in entity.fields:
+            if f.name not in payload:
+                continue
+            current = before.get(f.name) if before else None
+            if f.is_system_filled or (f.read_only and not ctx.may_write_read_only):
+                if payload[f.name] != current:
+                    errors.append(FieldError(f.name, READ_ONLY_MSG["zh" if ctx.lang == "zh" else "en"], "read_only"))
+                del payload[f.name]
+        if errors:
+            raise RecordInvalid(errors)
+        return payload
+
+    def _validate(
+        self,
+        conn: Connection,
+        entity: Entity,
+        form: Form | None,
+        record: dict[str, Any],
+        record_id: int | None,
+        ctx: Context,
+    ) -> dict[str, Any]:
+        """Every check on the full record; returns the computed values to store."""
+        lang = ctx.lang
+        errors = _with_pattern_messages(entity, self.registry.validator(entity.id).errors(record, lang), lang)
+        bad = {e.field.split(".")[0] for e in errors}
+        values = python_values(entity.fields, {k: v for k, v in record.items() if k not in bad})
+        computed, computed_errors = logic.compute_fields(entity, values, self.clock, lang)
+        values.update(computed)
+        states = logic.field_states(entity, form, values, self.clock)
+        errors += [e for e in logic.conditional_errors(entity, states, record, lang) if e.field not in bad]
+        errors += computed_errors
+        if not errors:
+            errors += logic.rule_errors(entity, form, values, self.clock, lang)
+        bad = {e.field.split(".")[0] for e in errors}
+        table = self.registry.tables[entity.id].main
+        errors += unique_errors(conn, entity, table, values, record_id, bad, lang)
+        errors += link_errors(conn, self.registry, entity.fields, record, "", bad, lang)
+        if errors:
+            raise RecordInvalid(errors)
+        return computed
+
+    def _write_children(
+        self, conn: Connection, entity: Entity, record_id: int, payload: dict[str, Any], replace: bool = False
+    ) -> None:
+        tables = self.registry.tables[entity.id]
+        for f in entity.fields:
+            if f.type != "child_table" or f.name not in payload:
+                continue
+            table = tables.children[f.name]
+            if replace:
+                conn.execute(sa.delete(table).where(table.c.parent_id == record_id))
+            rows = [
+                {"parent_id": record_id, "position": i, **to_db_values(f.children, row)}
+                for i, row in enumerate(payload[f.name] or [])
+            ]
+            if rows:
+                conn.execute(sa.insert(table), rows)
+
+    def _refuse_if_referenced(self, conn: Connection, entity: Entity, record_id: int, ctx: Context) -> None:
+        for other, field_name in self.registry.referencing_fields(entity.id):
+            table = self.registry.tables[other.id].main
+            n = conn.execute(
+                sa.select(sa.func.count()).select_from(table).where(table.c[field_name] == record_id)
+            ).scalar_one()
+            if n:
+                label = other.label_in(ctx.lang)
+                raise Conflict(
+                    f"{entity.id} #{record_id} cannot be deleted: "
+                    f"{n} {label} record(s) refer to it through '{field_name}'"
+                )
+
+    def _run_before(
+        self, entity: Entity, action: str, ctx: Context, conn: Connection, rid: int | None, before: Any, after: Any
+    ) -> None:
+        if self.hooks.before_write:
+            event = WriteEvent(entity, action, ctx, conn, rid, before, after)
+            for hook in self.hooks.before_write:
+                hook(event)
+
+    def _run_after(
+        self, entity: Entity, action: str, ctx: Context, conn: Connection, rid: int | None, before: Any, after: Any
+    ) -> None:
+        if self.hooks.after_write:
+            event = WriteEvent(entity, action, ctx, conn, rid, before, after)
+            for hook in self.hooks.after_write:
+                hook(event)
+
+
+def _editable(entity: Entity, record: dict[str, Any]) -> dict[str, Any]:
+    return {f.name: record.get(f.name) for f in entity.fields if not f.is_system_filled}
+
+
+def _with_pattern_messages(entity: Entity, errors: list[FieldError], lang: str) -> list[FieldError]:
+    from runtime.blueprints.model import label_text
+
+    out = []
+    for e in errors:
+        f = entity.field(e.field)
+        if e.code == "pattern" and f is not None and f.opt("pattern_message"):
+            e = FieldError(e.field, label_text(f.opt("pattern_message"), lang), e.code)
+        out.append(e)
+    return out
+
+
+def _cursor_value(value: Any) -> Any:
+    if value is None or isinstance(value, int | str | float | bool):
+        return value
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _list_item(entity: Entity, row: Any) -> dict[str, Any]:
+    m = row._mapping
+    return {
+        "id": m["id"],
+        "version": m["version"],
+        "created_at": m["created_at"].isoformat(timespec="seconds"),
+        "updated_at": m["updated_at"].isoformat(timespec="seconds"),
+        "owner_id": m["owner_id"],
+        **row_to_json(entity.fields, row),
+    }

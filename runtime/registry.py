@@ -1,0 +1,121 @@
+"""The deployed application in memory: every pack's entities, forms, views, option sets and menus,
+with their tables and compiled validators.
+
+Loaded from the stored pack documents (not from disk), so every worker process sees exactly what
+was deployed. Option sets are editable by administrators at run time: their stored overrides are
+applied on load, and validators are rebuilt because select fields validate against the options.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import sqlalchemy as sa
+
+from runtime.blueprints.model import Entity, Form, OptionSet, Pack, View, option_from_raw
+from runtime.errors import NotFound
+from runtime.storage import platform_tables as pt
+from runtime.storage.database import Database
+from runtime.storage.deploy import deployed_packs
+from runtime.storage.entity_tables import EntityTables, build_tables
+from runtime.validation import EntityValidator, entity_schema
+
+
+class Registry:
+    def __init__(self, db: Database):
+        self.db = db
+        self._lock = threading.Lock()
+        self.packs: dict[str, Pack] = {}
+        self.entities: dict[str, Entity] = {}
+        self.forms: dict[str, Form] = {}
+        self.views: dict[str, View] = {}
+        self.option_sets: dict[str, OptionSet] = {}
+        self.tables: dict[str, EntityTables] = {}
+        self._validators: dict[str, EntityValidator] = {}
+        self.generation = 0
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-read what is deployed; called after every deploy and option-set edit."""
+        with self.db.read() as conn:
+            packs = deployed_packs(conn)
+            overrides = {r.option_set_id: r.options for r in conn.execute(sa.select(pt.option_overrides))}
+        metadata = sa.MetaData()
+        with self._lock:
+            self.packs = packs
+            self.entities = {e.id: e for p in packs.values() for e in p.entities.values()}
+            self.forms = {f.id: f for p in packs.values() for f in p.forms.values()}
+            self.views = {v.id: v for p in packs.values() for v in p.views.values()}
+            self.option_sets = {}
+            for p in packs.values():
+                for oset in p.option_sets.values():
+                    if oset.id in overrides:
+                        oset = OptionSet(
+                            oset.id,
+                            oset.label,
+                            [option_from_raw(o) for o in overrides[oset.id]],
+                            {**oset.raw, "options": overrides[oset.id]},
+                            oset.pack_id,
+                        )
+                    self.option_sets[oset.id] = oset
+            self.tables = {e.id: build_tables(e, metadata) for e in self.entities.values()}
+            self._validators = {}
+            self.generation += 1
+
+    # lookups ------------------------------------------------------------------------------------
+    def entity(self, entity_id: str) -> Entity:
+        entity = self.entities.get(entity_id)
+        if entity is None:
+            raise NotFound(f"unknown entity '{entity_id}'")
+        return entity
+
+    def form(self, form_id: str) -> Form:
+        form = self.forms.get(form_id)
+        if form is None:
+            raise NotFound(f"unknown form '{form_id}'")
+        return form
+
+    def view(self, view_id: str) -> View:
+        view = self.views.get(view_id)
+        if view is None:
+            raise NotFound(f"unknown view '{view_id}'")
+        return view
+
+    def option_set(self, set_id: str) -> OptionSet:
+        oset = self.option_sets.get(set_id)
+        if oset is None:
+            raise NotFound(f"unknown option set '{set_id}'")
+        return oset
+
+    def option_values(self, set_id: str) -> list[str]:
+        oset = self.option_sets.get(set_id)
+        return oset.values() if oset else []
+
+    def default_form(self, entity_id: str) -> Form | None:
+        return next((f for f in self.forms.values() if f.entity == entity_id), None)
+
+    def default_view(self, entity_id: str) -> View | None:
+        return next((v for v in self.views.values() if v.entity == entity_id and v.type == "list"), None)
+
+    def menus(self) -> list[dict[str, Any]]:
+        return [item for p in self.packs.values() for item in p.menus]
+
+    def schema(self, entity_id: str) -> dict[str, Any]:
+        return entity_schema(self.entity(entity_id), self.option_values)
+
+    def validator(self, entity_id: str) -> EntityValidator:
+        validator = self._validators.get(entity_id)
+        if validator is None:
+            validator = EntityValidator(self.schema(entity_id))
+            self._validators[entity_id] = validator
+        return validator
+
+    def referencing_fields(self, entity_id: str) -> list[tuple[Entity, str]]:
+        """(entity, field) pairs whose reference fields point at entity_id: checked before a delete."""
+        return [
+            (e, f.name)
+            for e in self.entities.values()
+            for f in e.fields
+            if f.type == "reference" and f.opt("entity") == entity_id
+        ]

@@ -1,0 +1,1 @@
+"""Storage: engines, platform tables (alembic), entity tables, migration plans and deploys."""

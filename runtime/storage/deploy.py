@@ -1,0 +1,209 @@
+"""Deploying a pack: check it against what is deployed, plan, and apply the plan in one transaction.
+
+Everything (DDL, the stored pack documents, the deployment record) happens in a single database
+transaction, so a deploy that fails at any step leaves the database exactly as it was; SQLite
+and PostgreSQL both support transactional DDL once pysqlite's implicit commits are disabled
+(see runtime.storage.database).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+from sqlalchemy.engine import Connection
+
+from runtime import __version__ as platform_version
+from runtime.blueprints.errors import PackError, PackInvalid
+from runtime.blueprints.loader import load_pack_from_documents
+from runtime.blueprints.model import Entity, Pack
+from runtime.storage import platform_tables as pt
+from runtime.storage.database import Database
+from runtime.storage.entity_tables import build_tables
+from runtime.storage.plan import Plan, Step, compute_plan, storage_from_dict
+
+
+class DeployRefused(Exception):
+    """The plan contains a change that would lose data, or the pack does not fit what is installed."""
+
+    def __init__(self, problems: list[str], plan: Plan | None = None):
+        self.problems = problems
+        self.plan = plan
+        super().__init__("; ".join(problems))
+
+
+@dataclass
+class DeployResult:
+    plan: Plan
+    deployment_id: int
+
+
+def deployed_documents(conn: Connection) -> dict[str, dict]:
+    rows = conn.execute(sa.select(pt.packs.c.id, pt.packs.c.documents)).all()
+    return {r.id: r.documents for r in rows}
+
+
+def deployed_packs(conn: Connection) -> dict[str, Pack]:
+    """Packs as stored at their last deploy; they were fully checked then, so dependencies resolve across packs."""
+    docs = deployed_documents(conn)
+    all_entities = {
+        d["id"] for documents in docs.values() for rel, d in documents.items() if rel.startswith("entities/")
+    }
+    all_sets = {
+        d["id"] for documents in docs.values() for rel, d in documents.items() if rel.startswith("option_sets/")
+    }
+    return {
+        pack_id: load_pack_from_documents(documents, known_entities=all_entities, known_option_sets=all_sets)
+        for pack_id, documents in docs.items()
+    }
+
+
+def check_compatibility(pack: Pack, others: dict[str, Pack]) -> list[PackError]:
+    """Platform version, dependencies, and ids that must be unique across installed packs."""
+    errors: list[PackError] = []
+    try:
+        if Version(platform_version) not in SpecifierSet(pack.manifest["platform"]):
+            errors.append(
+                PackError(
+                    "pack.json", "/platform", f"needs platform {pack.manifest['platform']}, this is {platform_version}"
+                )
+            )
+    except InvalidSpecifier:
+        errors.append(
+            PackError(
+                "pack.json", "/platform", f"'{pack.manifest['platform']}' is not a version range such as '>=0.1,<2'"
+            )
+        )
+    for dep, spec in pack.manifest.get("depends", {}).items():
+        installed = others.get(dep)
+        if installed is None:
+            errors.append(PackError("pack.json", f"/depends/{dep}", f"depends on pack '{dep}', which is not deployed"))
+        elif Version(installed.version) not in SpecifierSet(spec):
+            errors.append(
+                PackError("pack.json", f"/depends/{dep}", f"needs '{dep}' {spec}, deployed is {installed.version}")
+            )
+    for other in others.values():
+        for kind, mine, theirs in (
+            ("entity", pack.entities, other.entities),
+            ("option set", pack.option_sets, other.option_sets),
+            ("form", pack.forms, other.forms),
+            ("view", pack.views, other.views),
+        ):
+            for ident in sorted(set(mine) & set(theirs)):
+                errors.append(
+                    PackError(pack.id, "", f"the {kind} id '{ident}' is already defined by pack '{other.id}'")
+                )
+    return errors
+
+
+def plan_deploy(conn: Connection, pack: Pack) -> Plan:
+    installed = deployed_packs(conn)
+    previous = installed.pop(pack.id, None)
+    errors = check_compatibility(pack, installed)
+    if errors:
+        raise PackInvalid(errors)
+    old_entities: dict[str, Entity] = previous.entities if previous else {}
+    return compute_plan(pack.id, previous.version if previous else None, pack.version, old_entities, pack.entities)
+
+
+def known_names(conn: Connection, excluding: str | None = None) -> tuple[set[str], set[str]]:
+    """Entity and option-set ids of the other deployed packs, for cross-pack references."""
+    docs = deployed_documents(conn)
+    entities, sets = set(), set()
+    for pack_id, documents in docs.items():
+        if pack_id == excluding:
+            continue
+        for rel, d in documents.items():
+            if rel.startswith("entities/"):
+                entities.add(d["id"])
+            elif rel.startswith("option_sets/"):
+                sets.add(d["id"])
+    return entities, sets
+
+
+def deploy(db: Database, pack: Pack, *, actor: str = "cli", now: datetime | None = None) -> DeployResult:
+    now = now or datetime.utcnow()
+    with db.write() as conn:
+        plan = plan_deploy(conn, pack)
+        if plan.problems:
+            raise DeployRefused(plan.problems, plan)
+        _apply(conn, plan, pack, now)
+        _store(conn, pack, now, actor)
+        deployment_id = conn.execute(
+            sa.insert(pt.deployments).values(
+                pack_id=pack.id,
+                from_version=plan.from_version,
+                to_version=pack.version,
+                plan=plan.as_dict(),
+                deployed_at=now,
+                deployed_by=actor,
+            )
+        ).inserted_primary_key[0]
+    return DeployResult(plan, deployment_id)
+
+
+def _store(conn: Connection, pack: Pack, now: datetime, actor: str) -> None:
+    values = {"version": pack.version, "documents": pack.documents, "deployed_at": now, "deployed_by": actor}
+    updated = conn.execute(sa.update(pt.packs).where(pt.packs.c.id == pack.id).values(**values)).rowcount
+    if not updated:
+        conn.execute(sa.insert(pt.packs).values(id=pack.id, **values))
+
+
+def _quote(conn: Connection, name: str) -> str:
+    return conn.dialect.identifier_preparer.quote(name)
+
+
+def _apply(conn: Connection, plan: Plan, pack: Pack, now: datetime) -> None:
+    ops = Operations(MigrationContext.configure(conn))
+    metadata = sa.MetaData()
+    tables = {e.id: build_tables(e, metadata) for e in pack.entities.values()}
+    stamp = now.strftime("%Y%m%d%H%M%S")
+    for step in plan.ordered():
+        _apply_step(conn, ops, step, tables, stamp, now)
+
+
+def _apply_step(conn: Connection, ops: Operations, step: Step, tables: dict, stamp: str, now: datetime) -> None:
+    q = lambda name: _quote(conn, name)  # noqa: E731
+    match step.action:
+        case "create_table":
+            entity_tables = tables[step.data["entity"]]
+            table = entity_tables.children[step.data["child"]] if "child" in step.data else entity_tables.main
+            table.create(conn)
+        case "add_column":
+            column = sa.Column(step.column, storage_from_dict(step.data["storage"]).sa_type(), nullable=True)
+            ops.add_column(step.table, column)
+        case "widen_column":
+            if conn.dialect.name != "sqlite":  # SQLite does not enforce lengths or scales: nothing to do
+                ops.alter_column(
+                    step.table,
+                    step.column,
+                    type_=storage_from_dict(step.data["to"]).sa_type(),
+                    existing_type=storage_from_dict(step.data["from"]).sa_type(),
+                )
+        case "archive_column":
+            archived = f"arch_{step.column}_{stamp}"[:63]
+            conn.exec_driver_sql(f"ALTER TABLE {q(step.table)} RENAME COLUMN {q(step.column)} TO {q(archived)}")
+            conn.execute(
+                sa.insert(pt.archived_columns).values(
+                    table_name=step.table,
+                    field_name=step.column,
+                    column_name=archived,
+                    field_spec=step.data["field"],
+                    archived_at=now,
+                )
+            )
+        case "archive_table":
+            conn.exec_driver_sql(f"ALTER TABLE {q(step.table)} RENAME TO {q(f'arch_{stamp}_{step.table}'[:63])}")
+        case "create_index":
+            ops.create_index(step.data["name"], step.table, step.data["columns"], unique=step.data["unique"])
+        case "drop_index":
+            ops.drop_index(step.data["name"], table_name=step.table)
+        case "note":
+            pass
+        case _:
+            raise ValueError(f"unknown plan step {step.action}")

@@ -1,0 +1,1 @@
+"""Alembic migrations for the platform tables (entity tables are planned from packs instead)."""

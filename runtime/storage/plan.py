@@ -1,0 +1,269 @@
+"""Migration plans: what deploying a pack will do to the database, in plain words, before it happens.
+
+The plan compares the blueprints of the deployed version with the new ones (not the live schema):
+blueprints are the source of truth, and comparing two of them gives intent ("the field was
+removed") where a schema diff would only see a missing column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from runtime.blueprints.model import Entity, Field, label_text
+from runtime.fields.storage import StorageType, storage_type, widening_allowed
+from runtime.storage.entity_tables import desired_indexes
+
+ORDER = (
+    "drop_index",
+    "archive_column",
+    "archive_table",
+    "create_table",
+    "add_column",
+    "widen_column",
+    "create_index",
+    "note",
+)
+
+
+@dataclass
+class Step:
+    action: str
+    table: str
+    description: str
+    column: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Plan:
+    pack_id: str
+    from_version: str | None
+    to_version: str
+    steps: list[Step] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def changes_schema(self) -> bool:
+        return any(s.action != "note" for s in self.steps)
+
+    def ordered(self) -> list[Step]:
+        return sorted(self.steps, key=lambda s: ORDER.index(s.action))
+
+    def describe(self) -> list[str]:
+        """The plan as sentences, in the order it will be applied."""
+        head = f"Pack {self.pack_id}: " + (
+            f"upgrade {self.from_version} -> {self.to_version}"
+            if self.from_version
+            else f"first install of {self.to_version}"
+        )
+        lines = [head]
+        lines += [f"  REFUSED: {p}" for p in self.problems]
+        steps = self.ordered()
+        lines += [f"  {i}. {s.description}" for i, s in enumerate(steps, 1)]
+        if not steps and not self.problems:
+            lines.append("  no changes")
+        return lines
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pack_id": self.pack_id,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "steps": [s.as_dict() for s in self.ordered()],
+            "problems": self.problems,
+        }
+
+
+def _st(f: Field) -> dict[str, Any] | None:
+    st = storage_type(f)
+    return None if st is None else asdict(st)
+
+
+def compute_plan(
+    pack_id: str, from_version: str | None, to_version: str, old: dict[str, Entity], new: dict[str, Entity]
+) -> Plan:
+    plan = Plan(pack_id, from_version, to_version)
+    for entity_id, entity in new.items():
+        if entity_id not in old:
+            _plan_new_entity(plan, entity)
+        else:
+            _plan_changed_entity(plan, old[entity_id], entity)
+    for entity_id, entity in old.items():
+        if entity_id not in new:
+            for name, spec in desired_indexes(entity).items():
+                plan.steps.append(Step("drop_index", spec.table, f"drop index {name}", data={"name": name}))
+            children = [entity.child_table_name(f) for f in entity.fields if f.type == "child_table"]
+            for table in [entity.table_name, *children]:
+                plan.steps.append(
+                    Step(
+                        "archive_table",
+                        table,
+                        f"archive table {table} (entity '{entity_id}' removed; its records are kept)",
+                    )
+                )
+    _plan_indexes(plan, old, new)
+    return plan
+
+
+def _plan_new_entity(plan: Plan, entity: Entity) -> None:
+    plan.steps.append(
+        Step(
+            "create_table",
+            entity.table_name,
+            f"create table {entity.table_name} for entity '{entity.id}' ({label_text(entity.label)}) "
+            f"with {len(entity.fields)} fields",
+            data={"entity": entity.id},
+        )
+    )
+    for child in (f for f in entity.fields if f.type == "child_table"):
+        table = entity.child_table_name(child)
+        plan.steps.append(
+            Step(
+                "create_table",
+                table,
+                f"create child table {table} for '{entity.id}.{child.name}'",
+                data={"entity": entity.id, "child": child.name},
+            )
+        )
+
+
+def _plan_changed_entity(plan: Plan, old: Entity, new: Entity) -> None:
+    _plan_fields(plan, new, new.table_name, old.fields, new.fields, child_of=None)
+    old_children = {f.name: f for f in old.fields if f.type == "child_table"}
+    for f in new.fields:
+        if f.type == "child_table" and f.name in old_children:
+            table = new.child_table_name(f)
+            _plan_fields(plan, new, table, old_children[f.name].children, f.children, child_of=f.name)
+    if old.label != new.label:
+        plan.steps.append(
+            Step(
+                "note",
+                new.table_name,
+                f"entity '{new.id}': label changed to '{label_text(new.label)}' (no database change)",
+            )
+        )
+
+
+def _plan_fields(
+    plan: Plan, entity: Entity, table: str, old_fields: list[Field], new_fields: list[Field], child_of: str | None
+) -> None:
+    old_by = {f.name: f for f in old_fields}
+    new_by = {f.name: f for f in new_fields}
+    where = f"{entity.id}.{child_of}" if child_of else entity.id
+    for name, f in new_by.items():
+        before = old_by.get(name)
+        if before is None:
+            if f.type == "child_table":
+                child_table = entity.child_table_name(f)
+                plan.steps.append(
+                    Step(
+                        "create_table",
+                        child_table,
+                        f"create child table {child_table} for '{entity.id}.{f.name}'",
+                        data={"entity": entity.id, "child": f.name},
+                    )
+                )
+            else:
+                plan.steps.append(
+                    Step(
+                        "add_column",
+                        table,
+                        f"add column {table}.{name} ({f.type}, '{label_text(f.label)}'); existing records get no value",
+                        column=name,
+                        data={"storage": _st(f), "child": child_of},
+                    )
+                )
+            continue
+        _plan_field_change(plan, entity, table, where, before, f, child_of)
+    for name, f in old_by.items():
+        if name not in new_by:
+            if f.type == "child_table":
+                child_table = entity.child_table_name(f)
+                plan.steps.append(
+                    Step(
+                        "archive_table",
+                        child_table,
+                        f"archive child table {child_table} (field '{where}.{name}' removed; rows kept)",
+                    )
+                )
+            else:
+                plan.steps.append(
+                    Step(
+                        "archive_column",
+                        table,
+                        f"archive column {table}.{name} (field '{where}.{name}' removed; "
+                        "its data is kept in an archived column)",
+                        column=name,
+                        data={"field": f.raw, "child": child_of},
+                    )
+                )
+
+
+def _plan_field_change(
+    plan: Plan, entity: Entity, table: str, where: str, before: Field, after: Field, child_of: str | None
+) -> None:
+    if (before.type == "child_table") != (after.type == "child_table"):
+        plan.problems.append(
+            f"field '{where}.{after.name}' cannot change between a child table and a plain field; "
+            "add a new field instead"
+        )
+        return
+    if after.type == "child_table":
+        return
+    old_st, new_st = storage_type(before), storage_type(after)
+    assert old_st is not None and new_st is not None
+    if old_st != new_st:
+        if widening_allowed(old_st, new_st):
+            plan.steps.append(
+                Step(
+                    "widen_column",
+                    table,
+                    f"widen column {table}.{after.name} from {old_st.describe()} to {new_st.describe()}; "
+                    "values are kept",
+                    column=after.name,
+                    data={"from": asdict(old_st), "to": asdict(new_st), "child": child_of},
+                )
+            )
+        else:
+            plan.problems.append(
+                f"field '{where}.{after.name}' cannot change from {before.type} ({old_st.describe()}) to {after.type} "
+                f"({new_st.describe()}) without losing data; add a new field and copy the values instead"
+            )
+            return
+    changed = sorted(
+        k for k in set(before.raw) | set(after.raw) if k not in ("name",) and before.raw.get(k) != after.raw.get(k)
+    )
+    meta = [k for k in changed if k not in ("indexed", "unique")]
+    if meta:
+        what = ", ".join(meta)
+        plan.steps.append(
+            Step("note", table, f"field '{where}.{after.name}': {what} changed (no database change)", column=after.name)
+        )
+
+
+def _plan_indexes(plan: Plan, old: dict[str, Entity], new: dict[str, Entity]) -> None:
+    """Index changes of kept and new entities (a removed entity's indexes go with its table)."""
+    before = {n: s for e in old.values() if e.id in new for n, s in desired_indexes(e).items()}
+    after = {n: s for e in new.values() for n, s in desired_indexes(e).items()}
+    for name, spec in after.items():
+        if name not in before:
+            kind = "unique index" if spec.unique else "index"
+            plan.steps.append(
+                Step(
+                    "create_index",
+                    spec.table,
+                    f"build {kind} {name} on {spec.table}({', '.join(spec.columns)})",
+                    data={"name": name, "columns": list(spec.columns), "unique": spec.unique},
+                )
+            )
+    for name, spec in before.items():
+        if name not in after:
+            plan.steps.append(Step("drop_index", spec.table, f"drop index {name}", data={"name": name}))
+
+
+def storage_from_dict(data: dict[str, Any]) -> StorageType:
+    return StorageType(**data)

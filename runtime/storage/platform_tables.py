@@ -1,0 +1,98 @@
+"""Platform tables as SQLAlchemy Core objects, for queries.
+
+Their DDL is owned by the alembic migrations in `migrations/versions`; a test checks that the
+migrated database matches these definitions so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+packs = sa.Table(
+    "tessera_packs",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("version", sa.String(40), nullable=False),
+    sa.Column("documents", sa.JSON, nullable=False),
+    sa.Column("deployed_at", sa.DateTime, nullable=False),
+    sa.Column("deployed_by", sa.String(100)),
+)
+
+deployments = sa.Table(
+    "tessera_deployments",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("pack_id", sa.String(40), nullable=False, index=True),
+    sa.Column("from_version", sa.String(40)),
+    sa.Column("to_version", sa.String(40), nullable=False),
+    sa.Column("plan", sa.JSON, nullable=False),
+    sa.Column("deployed_at", sa.DateTime, nullable=False),
+    sa.Column("deployed_by", sa.String(100)),
+)
+
+archived_columns = sa.Table(
+    "tessera_archived_columns",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("table_name", sa.String(100), nullable=False),
+    sa.Column("field_name", sa.String(40), nullable=False),
+    sa.Column("column_name", sa.String(63), nullable=False),
+    sa.Column("field_spec", sa.JSON, nullable=False),
+    sa.Column("archived_at", sa.DateTime, nullable=False),
+    sa.Column("deployment_id", sa.BigInteger),
+    sa.Column("purged_at", sa.DateTime),
+)
+
+option_overrides = sa.Table(
+    "tessera_option_overrides",
+    metadata,
+    sa.Column("option_set_id", sa.String(40), primary_key=True),
+    sa.Column("options", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("updated_by", sa.BigInteger),
+)
+
+sequences = sa.Table(
+    "tessera_sequences",
+    metadata,
+    sa.Column("key", sa.String(120), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+files = sa.Table(
+    "tessera_files",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_by", sa.BigInteger),
+)
+
+departments = sa.Table(
+    "tessera_departments",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("parent_id", sa.BigInteger, index=True),
+)
+
+users = sa.Table(
+    "tessera_users",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(100), nullable=False),
+    sa.Column("password_hash", sa.String(255)),
+    sa.Column("email", sa.String(254)),
+    sa.Column("department_id", sa.BigInteger),
+    sa.Column("is_admin", sa.Boolean, nullable=False, default=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("language", sa.String(8), nullable=False, default="zh"),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)

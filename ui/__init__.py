@@ -1,0 +1,1 @@
+"""Tessera UI: templates, static files and vendored front-end assets."""
