@@ -34,6 +34,7 @@ from .operators import (
     unary_plus,
 )
 from .parser import ParsedSource
+from .values import type_name
 
 __all__ = ["CompiledExpression", "Evaluator", "compile_tree"]
 
@@ -52,6 +53,7 @@ class _Code(NamedTuple):
     run: Evaluator
     is_constant: bool = False
     value: Any = None
+    name: str | None = None  # set for a plain variable, so parents can inline the lookup
 
 
 _IMMUTABLE_SCALARS = (str, int, float, bool, type(None))
@@ -72,7 +74,7 @@ def _is_immutable(value: Any) -> bool:
 def compile_tree(parsed: ParsedSource) -> CompiledExpression:
     """Compile a tree already validated by :func:`~runtime.expressions.parser.parse`."""
     compiler = _Compiler(parsed)
-    code = compiler.compile(parsed.tree.body)
+    code = compiler.compile_node(parsed.tree.body)
     return CompiledExpression(code.run, compiler.names, frozenset(compiler.functions))
 
 
@@ -82,7 +84,7 @@ class _Compiler:
         self.names: dict[str, int | None] = {}
         self.functions: set[str] = set()
 
-    def compile(self, node: ast.AST) -> _Code:
+    def compile_node(self, node: ast.AST) -> _Code:
         handler = getattr(self, f"_{type(node).__name__}", None)
         if handler is None:  # the parser refuses these first; kept as a safety net
             raise self._error(f"'{type(node).__name__}' expressions are not supported", node)
@@ -113,8 +115,8 @@ class _Compiler:
                 return _constant(check_int(value))
             except ExpressionError as exc:
                 raise self._error(exc.message, node) from None
-        kind = {bytes: "byte strings", complex: "complex numbers"}.get(type(value), repr(value))
-        raise self._error(f"{kind} are not supported", node)
+        kind = {bytes: "byte strings are", complex: "complex numbers are"}.get(type(value), f"{value!r} is")
+        raise self._error(f"{kind} not supported", node)
 
     def _Name(self, node: ast.Name) -> _Code:
         name = node.id
@@ -123,7 +125,7 @@ class _Compiler:
         def variable(variables: Mapping[str, Any], clock: Clock) -> Any:
             return variables.get(name)  # missing -> None: forms evaluate partial records
 
-        return _Code(variable)
+        return _Code(variable, name=name)
 
     # --- operators -------------------------------------------------------------------------
 
@@ -135,7 +137,7 @@ class _Compiler:
             steps.append(base)
             base = base.left
         steps.reverse()
-        accumulated = self.compile(base)
+        accumulated = self.compile_node(base)
         pending: list[tuple[str, Callable[[Any, Any], Any], _Code, int | None]] = []
         for step in steps:
             entry = BINARY_OPERATORS.get(type(step.op))
@@ -143,7 +145,7 @@ class _Compiler:
                 symbol = _OPERATOR_SYMBOLS.get(type(step.op), type(step.op).__name__)
                 raise self._error(f"operator '{symbol}' is not allowed", step)
             symbol, function = entry
-            right = self.compile(step.right)
+            right = self.compile_node(step.right)
             position = self._operator_position(step)
             if not pending and accumulated.is_constant and right.is_constant:
                 folded = self._fold(f"'{symbol}'", function, (accumulated.value, right.value), position)
@@ -154,7 +156,7 @@ class _Compiler:
         if not pending:
             return accumulated
         if len(pending) == 1:
-            return _Code(_binary(accumulated, *pending[0]))
+            return _Code(_apply2(accumulated, *pending[0]))
         return _Code(_chain(accumulated, pending))
 
     def _operator_position(self, node: ast.BinOp) -> int | None:
@@ -169,7 +171,7 @@ class _Compiler:
         return start if start < stop else stop
 
     def _UnaryOp(self, node: ast.UnaryOp) -> _Code:
-        operand = self.compile(node.operand)
+        operand = self.compile_node(node.operand)
         position = self.parsed.position(node)
         if isinstance(node.op, ast.Not):
             if operand.is_constant:
@@ -198,7 +200,7 @@ class _Compiler:
         return _Code(unary)
 
     def _BoolOp(self, node: ast.BoolOp) -> _Code:
-        parts = [self.compile(value) for value in node.values]
+        parts = [self.compile_node(value) for value in node.values]
         if all(part.is_constant for part in parts):
             result = parts[0].value
             for part in parts[1:]:
@@ -246,7 +248,7 @@ class _Compiler:
         return _Code(or_all)
 
     def _Compare(self, node: ast.Compare) -> _Code:
-        left = self.compile(node.left)
+        left = self.compile_node(node.left)
         steps: list[tuple[str, Callable[[Any, Any], Any], _Code, int | None]] = []
         previous: ast.AST = node.left
         for op, comparator in zip(node.ops, node.comparators, strict=True):
@@ -259,7 +261,7 @@ class _Compiler:
             if isinstance(op, ast.In | ast.NotIn):
                 right = self._membership_container(comparator)
             else:
-                right = self.compile(comparator)
+                right = self.compile_node(comparator)
             steps.append((symbol, function, right, self.parsed.position(comparator)))
             previous = comparator
         if left.is_constant and all(step[2].is_constant for step in steps):
@@ -271,20 +273,20 @@ class _Compiler:
                 current = right.value
             return _constant(True)
         if len(steps) == 1:
-            return _Code(_compare(left, *steps[0]))
+            return _Code(_apply2(left, *steps[0]))
         return _Code(_compare_chain(left, steps))
 
     def _membership_container(self, node: ast.AST) -> _Code:
         """``x in [1, 2]`` / ``{1, 2}``: a literal list or set of constants becomes a constant
         tuple, so the common membership test allocates nothing per evaluation."""
         if isinstance(node, ast.List | ast.Set):
-            items = [self.compile(item) for item in node.elts]
+            items = [self.compile_node(item) for item in node.elts]
             if all(item.is_constant for item in items):
                 return _constant(tuple(item.value for item in items))
-        return self.compile(node)
+        return self.compile_node(node)
 
     def _IfExp(self, node: ast.IfExp) -> _Code:
-        test, body, orelse = self.compile(node.test), self.compile(node.body), self.compile(node.orelse)
+        test, body, orelse = self.compile_node(node.test), self.compile_node(node.body), self.compile_node(node.orelse)
         if test.is_constant:
             return body if test.value else orelse
         test_run, body_run, orelse_run = test.run, body.run, orelse.run
@@ -316,7 +318,7 @@ class _Compiler:
         if count < function.min_args or (function.max_args is not None and count > function.max_args):
             raise self._error(f"{function.signature} {_arity(function)}, got {count}", node)
         self.functions.add(name)
-        args = [self.compile(arg) for arg in node.args]
+        args = [self.compile_node(arg) for arg in node.args]
         if function.check_constants is not None:
             try:
                 function.check_constants(tuple(arg.value if arg.is_constant else ... for arg in args))
@@ -338,7 +340,7 @@ class _Compiler:
                 f"attribute '{attribute}' is not available (only date and time parts can be read: {allowed})",
                 node,
             )
-        run = self.compile(node.value).run
+        run = self.compile_node(node.value).run
         position = self.parsed.position(node)
 
         def attribute_of(variables: Mapping[str, Any], clock: Clock) -> Any:
@@ -351,11 +353,11 @@ class _Compiler:
         return _Code(attribute_of)
 
     def _Subscript(self, node: ast.Subscript) -> _Code:
-        target = self.compile(node.value).run
+        target = self.compile_node(node.value).run
         position = self.parsed.position(node)
         if isinstance(node.slice, ast.Slice):
             bounds = tuple(
-                self.compile(part).run if part is not None else None
+                self.compile_node(part).run if part is not None else None
                 for part in (node.slice.lower, node.slice.upper, node.slice.step)
             )
 
@@ -368,7 +370,7 @@ class _Compiler:
                     raise translate(exc, "[:]", (value,), position) from None
 
             return _Code(sliced)
-        key_run = self.compile(node.slice).run
+        key_run = self.compile_node(node.slice).run
 
         def indexed(variables: Mapping[str, Any], clock: Clock) -> Any:
             value = target(variables, clock)
@@ -383,18 +385,18 @@ class _Compiler:
     # --- displays --------------------------------------------------------------------------
 
     def _Tuple(self, node: ast.Tuple) -> _Code:
-        items = [self.compile(item) for item in node.elts]
+        items = [self.compile_node(item) for item in node.elts]
         if all(item.is_constant for item in items):
             return _constant(tuple(item.value for item in items))
         runs = tuple(item.run for item in items)
         return _Code(lambda variables, clock: tuple([run(variables, clock) for run in runs]))
 
     def _List(self, node: ast.List) -> _Code:
-        runs = tuple(self.compile(item).run for item in node.elts)  # a new list every time
+        runs = tuple(self.compile_node(item).run for item in node.elts)  # a new list every time
         return _Code(lambda variables, clock: [run(variables, clock) for run in runs])
 
     def _Set(self, node: ast.Set) -> _Code:
-        items = [self.compile(item) for item in node.elts]
+        items = [self.compile_node(item) for item in node.elts]
         position = self.parsed.position(node)
         if all(item.is_constant for item in items):
             # constant sets fold to a frozenset: same membership, and safe to share
@@ -405,14 +407,15 @@ class _Compiler:
             values = [run(variables, clock) for run in runs]
             try:
                 return set(values)
-            except Exception as exc:
-                raise translate(exc, "a set", tuple(values), position) from None
+            except TypeError:
+                unhashable = next(v for v in values if not _hashable(v))
+                raise ExpressionError(f"a {type_name(unhashable)} cannot be put in a set", position=position) from None
 
         return _Code(make_set)
 
     def _Dict(self, node: ast.Dict) -> _Code:
         pairs = tuple(
-            (self.compile(key).run, self.compile(value).run)  # type: ignore[arg-type]
+            (self.compile_node(key).run, self.compile_node(value).run)  # type: ignore[arg-type]
             for key, value in zip(node.keys, node.values, strict=True)
         )
         position = self.parsed.position(node)
@@ -421,10 +424,9 @@ class _Compiler:
             result = {}
             for key_run, value_run in pairs:
                 key = key_run(variables, clock)
-                try:
-                    result[key] = value_run(variables, clock)
-                except TypeError as exc:
-                    raise translate(exc, "a dictionary key", (key,), position) from None
+                if not _hashable(key):
+                    raise ExpressionError(f"a {type_name(key)} cannot be used as a dictionary key", position=position)
+                result[key] = value_run(variables, clock)
             return result
 
         return _Code(make_dict)
@@ -433,24 +435,37 @@ class _Compiler:
 # --- closure factories (module level: they close over only what they need) -----------------
 
 
-def _binary(
+def _apply2(
     left: _Code, symbol: str, function: Callable[[Any, Any], Any], right: _Code, position: int | None
 ) -> Evaluator:
+    """Closure for one binary operator or comparison, specialised for the hot shapes
+    ``field OP constant`` and ``expr OP constant`` (one call fewer per evaluation)."""
     what = f"'{symbol}'"
     left_run, right_run = left.run, right.run
     if right.is_constant:
         constant = right.value
+        if left.name is not None:
+            name = left.name
 
-        def binary_constant(variables: Mapping[str, Any], clock: Clock) -> Any:
+            def variable_op_constant(variables: Mapping[str, Any], clock: Clock) -> Any:
+                a = variables.get(name)
+                try:
+                    return function(a, constant)
+                except Exception as exc:
+                    raise translate(exc, what, (a, constant), position) from None
+
+            return variable_op_constant
+
+        def op_constant(variables: Mapping[str, Any], clock: Clock) -> Any:
             a = left_run(variables, clock)
             try:
                 return function(a, constant)
             except Exception as exc:
                 raise translate(exc, what, (a, constant), position) from None
 
-        return binary_constant
+        return op_constant
 
-    def binary(variables: Mapping[str, Any], clock: Clock) -> Any:
+    def op(variables: Mapping[str, Any], clock: Clock) -> Any:
         a = left_run(variables, clock)
         b = right_run(variables, clock)
         try:
@@ -458,7 +473,7 @@ def _binary(
         except Exception as exc:
             raise translate(exc, what, (a, b), position) from None
 
-    return binary
+    return op
 
 
 def _chain(base: _Code, steps: list[tuple[str, Callable[[Any, Any], Any], _Code, int | None]]) -> Evaluator:
@@ -476,34 +491,6 @@ def _chain(base: _Code, steps: list[tuple[str, Callable[[Any, Any], Any], _Code,
         return a
 
     return chain
-
-
-def _compare(
-    left: _Code, symbol: str, function: Callable[[Any, Any], Any], right: _Code, position: int | None
-) -> Evaluator:
-    what = f"'{symbol}'"
-    left_run, right_run = left.run, right.run
-    if right.is_constant:
-        constant = right.value
-
-        def compare_constant(variables: Mapping[str, Any], clock: Clock) -> Any:
-            a = left_run(variables, clock)
-            try:
-                return function(a, constant)
-            except Exception as exc:
-                raise translate(exc, what, (a, constant), position) from None
-
-        return compare_constant
-
-    def compare(variables: Mapping[str, Any], clock: Clock) -> Any:
-        a = left_run(variables, clock)
-        b = right_run(variables, clock)
-        try:
-            return function(a, b)
-        except Exception as exc:
-            raise translate(exc, what, (a, b), position) from None
-
-    return compare
 
 
 def _compare_chain(left: _Code, steps: list[tuple[str, Callable[[Any, Any], Any], _Code, int | None]]) -> Evaluator:
@@ -569,6 +556,14 @@ def _call(function: Function, arg_runs: tuple[Evaluator, ...], position: int | N
             raise translate(exc, what, tuple(args), position) from None
 
     return call
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _is_none(node: ast.AST) -> bool:

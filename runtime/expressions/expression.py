@@ -67,7 +67,11 @@ class Expression:
         except RecursionError:
             raise ExpressionError("expression nested too deeply", source=self.source) from None
         except Exception as exc:  # e.g. a caller's Mapping whose .get() fails
-            raise ExpressionError(f"evaluation failed: {exc}", source=self.source) from None
+            if not isinstance(variables, Mapping):  # checked only here: keeps the hot path lean
+                message = f"variables must be a mapping of names to values, not {type(variables).__name__}"
+            else:
+                message = f"evaluation failed: {exc}"
+            raise ExpressionError(message, source=self.source) from None
 
     def name_position(self, name: str) -> int | None:
         """Offset of the first use of variable ``name`` in the source (None if unused)."""

@@ -97,7 +97,9 @@ def check_power(base: Any, exponent: Any) -> None:
     if isinstance(base, int) and not isinstance(base, bool):
         if abs(base) > MAX_POW_BASE:
             raise ExpressionError("base too large for '**' (max 10**100)")
-        if isinstance(exponent, int) and exponent > 0 and base.bit_length() * exponent > _MAX_INT_BITS + 1:
+        # (bits - 1) * exponent is a lower bound of the result's size: refuse what is surely
+        # too big; anything else is at most ~2000 bits, cheap to compute and then checked.
+        if isinstance(exponent, int) and exponent > 0 and (base.bit_length() - 1) * exponent > _MAX_INT_BITS:
             raise ExpressionError(f"number too large (integers are limited to {MAX_INT_DIGITS} digits)")
 
 

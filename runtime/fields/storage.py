@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from runtime.blueprints.model import Field
 
@@ -42,7 +43,8 @@ class StorageType:
             case "time":
                 return sa.Time()
             case "json":
-                return sa.JSON()
+                # JSONB on PostgreSQL: containment filters (tags contains X) and GIN indexes need it
+                return sa.JSON().with_variant(JSONB(), "postgresql")
         raise ValueError(f"unknown storage kind {self.kind}")
 
     def describe(self) -> str:

@@ -338,10 +338,11 @@ class RecordsService:
             if f.type != "child_table" or f.name not in payload:
                 continue
             table = tables.children[f.name]
+            empty_row = {c.name: None for c in f.children if c.type != "child_table"}
             if replace:
                 conn.execute(sa.delete(table).where(table.c.parent_id == record_id))
             rows = [
-                {"parent_id": record_id, "position": i, **to_db_values(f.children, row)}
+                {"parent_id": record_id, "position": i, **empty_row, **to_db_values(f.children, row)}
                 for i, row in enumerate(payload[f.name] or [])
             ]
             if rows:

@@ -237,7 +237,8 @@ def _plan_field_change(
     changed = sorted(
         k for k in set(before.raw) | set(after.raw) if k not in ("name",) and before.raw.get(k) != after.raw.get(k)
     )
-    meta = [k for k in changed if k not in ("indexed", "unique")]
+    storage_keys = ("type", "max_length", "decimals", "result_type") if old_st != new_st else ()
+    meta = [k for k in changed if k not in ("indexed", "unique", *storage_keys)]
     if meta:
         what = ", ".join(meta)
         plan.steps.append(
