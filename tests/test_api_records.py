@@ -67,6 +67,10 @@ def test_pl17_malformed_json_gives_400_never_500(api: httpx.Client) -> None:
     assert r.status_code == 400 and r.json()["error"]["message"].startswith("malformed JSON")
     assert api.post("/api/v1/records/specimen", content=b"[1,2]").status_code == 400
     assert api.post("/api/v1/records/specimen", content=b"\xff\xfe").status_code == 400
+    nan = api.post("/api/v1/records/specimen", content=b'{"title": "x", "price": NaN}')
+    assert nan.status_code == 400 and "NaN is not a valid JSON number" in nan.json()["error"]["message"]
+    nul = api.post("/api/v1/records/specimen", json={"title": "a\u0000b"})
+    assert nul.status_code == 422 and nul.json()["error"]["errors"][0]["code"] == "nul_character"
 
 
 def test_pl17_unauthenticated_requests_get_401(server: str) -> None:

@@ -72,12 +72,17 @@ def record_id(raw: str) -> int:
     return int(raw)
 
 
+def _refuse_constant(name: str) -> None:
+    """NaN and Infinity are not JSON (Python accepts them); no field can store them."""
+    raise BadRequest(f"malformed JSON: {name} is not a valid JSON number")
+
+
 async def json_body(request: Request) -> Any:
     body = await request.body()
     if len(body) > MAX_BODY:
         raise BadRequest("the request body is larger than 5 MB")
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_refuse_constant)
     except UnicodeDecodeError as exc:
         raise BadRequest("the request body is not UTF-8 text") from exc
     except json.JSONDecodeError as exc:

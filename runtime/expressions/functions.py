@@ -76,6 +76,8 @@ from .values import is_number, to_text, type_name
 
 __all__ = ["FUNCTIONS", "Function", "describe_functions"]
 
+_COLLECTIONS = (list, tuple, set, frozenset)
+_SIZED = (str, list, tuple, set, frozenset, Mapping)
 _MAX_PARSE_LENGTH = 1000
 """Longest text accepted by int()/float()/decimal()/parse_date(); numbers are never longer."""
 
@@ -179,7 +181,7 @@ def _number(value: Any, function: str) -> Any:
 
 def _items(value: Any, function: str) -> list[Any]:
     """The non-None items of a list/tuple/set argument."""
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, _COLLECTIONS):
         return [item for item in value if item is not None]
     raise ExpressionError(f"{function}() expects a list, not {type_name(value)}")
 
@@ -345,7 +347,7 @@ def _len(value: Any) -> int | None:
     """Length of text, list or dictionary."""
     if value is None:
         return None
-    if isinstance(value, str | list | tuple | set | frozenset | Mapping):
+    if isinstance(value, _SIZED):
         return len(value)
     raise ExpressionError(f"len() expects text or a list, not {type_name(value)}")
 
@@ -485,7 +487,7 @@ def _abs(value: Any) -> Any:
 
 
 def _extreme(values: tuple[Any, ...], better: Callable[[Any, Any], bool]) -> Any:
-    if len(values) == 1 and isinstance(values[0], list | tuple | set | frozenset):
+    if len(values) == 1 and isinstance(values[0], _COLLECTIONS):
         values = tuple(values[0])
     best = None
     for value in values:
@@ -631,7 +633,7 @@ def _is_empty(value: Any) -> bool:
     """True for None, '' and empty lists, sets and dictionaries."""
     if value is None:
         return True
-    if isinstance(value, str | list | tuple | set | frozenset | Mapping):
+    if isinstance(value, _SIZED):
         return len(value) == 0
     return False
 

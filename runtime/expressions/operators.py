@@ -46,6 +46,12 @@ __all__ = [
 ]
 
 
+# isinstance() targets as prebuilt tuples: a ``list | tuple`` union would be rebuilt per call.
+_LISTS = (list, tuple)
+_REPEATABLE = (str, list, tuple)
+_CONTAINERS = (list, tuple, set, frozenset, Mapping)
+
+
 # --- arithmetic ---------------------------------------------------------------------------
 
 
@@ -80,7 +86,7 @@ def add(a: Any, b: Any) -> Any:
     if isinstance(a, str) and isinstance(b, str):
         check_text_length(len(a) + len(b))
         return a + b
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+    if isinstance(a, _LISTS) and isinstance(b, _LISTS):
         check_items(len(a) + len(b))
     elif isinstance(a, date) and is_number(b) or is_number(a) and isinstance(b, date):
         raise ExpressionError("cannot add a number to a date; use add_days(date, n)")
@@ -112,9 +118,9 @@ def mul(a: Any, b: Any) -> Any:
             return a * b
     if a is None or b is None:
         return None
-    if isinstance(a, str | list | tuple) and isinstance(b, int):
+    if isinstance(a, _REPEATABLE) and isinstance(b, int):
         check_repetition(a, b)
-    elif isinstance(b, str | list | tuple) and isinstance(a, int):
+    elif isinstance(b, _REPEATABLE) and isinstance(a, int):
         check_repetition(b, a)
     return _generic(operator.mul, a, b)
 
@@ -237,7 +243,7 @@ def contains(item: Any, container: Any) -> bool:
         if not isinstance(item, str):
             raise ExpressionError(f"cannot test whether {type_name(item)} is in text")
         return item in container
-    if isinstance(container, list | tuple | set | frozenset | Mapping):
+    if isinstance(container, _CONTAINERS):
         return item in container
     raise ExpressionError(f"cannot use 'in' with {type_name(container)}")
 
@@ -319,7 +325,7 @@ def slice_of(obj: Any, lower: Any, upper: Any, step: Any) -> Any:
     """``obj[lower:upper:step]`` for text and lists; bounds beyond the ends are clamped."""
     if obj is None:
         return None
-    if not isinstance(obj, str | list | tuple):
+    if not isinstance(obj, _REPEATABLE):
         raise ExpressionError(f"cannot slice {type_name(obj)}")
     for bound in (lower, upper, step):
         if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int)):

@@ -42,11 +42,26 @@ class FieldType:
     extra: dict = field(default_factory=dict)
 
 
+MAX_SAFE_INTEGER = 2**53 - 1
+"""Integers beyond this lose precision in browsers' JSON; it also keeps values inside BIGINT."""
+MAX_ID = 2**63 - 1
+
+
+def _number_limit(f: Field) -> float:
+    """The largest magnitude the field's NUMERIC column holds (precision minus scale digits)."""
+    from runtime.fields.storage import storage_type
+
+    st = storage_type(f)
+    if st is None or st.kind != "numeric":
+        return MAX_SAFE_INTEGER
+    return 10 ** ((st.precision or 18) - (st.scale or 0)) - 1
+
+
 def _bounded(schema: dict, f: Field) -> dict:
-    if f.opt("min") is not None:
-        schema["minimum"] = f.opt("min")
-    if f.opt("max") is not None:
-        schema["maximum"] = f.opt("max")
+    """min/max from the blueprint, else the column's own range, so no value can overflow the database."""
+    limit = MAX_SAFE_INTEGER if schema.get("type") == "integer" else _number_limit(f)
+    schema["minimum"] = f.opt("min") if f.opt("min") is not None else -limit
+    schema["maximum"] = f.opt("max") if f.opt("max") is not None else limit
     return schema
 
 
@@ -257,7 +272,7 @@ def _choice_types() -> list[FieldType]:
 
 
 def _link_types() -> list[FieldType]:
-    ref = {"type": "integer", "minimum": 1}
+    ref = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
     return [
         FieldType("reference", "reference", ("eq", "ne", "in", "empty"), lambda f, o: dict(ref), parse_text=_parse_int),
         FieldType("user", "user", ("eq", "ne", "in", "empty"), lambda f, o: dict(ref), parse_text=_parse_int),

@@ -86,6 +86,8 @@ def parse_query_params(entity: Entity, params: list[tuple[str, str]]) -> ListQue
     """Read `field=value`, `field__op=value`, `sort=-a,b`, `limit`, `cursor`, `q`, `count` (API and UI)."""
     query = ListQuery()
     for key, raw in params:
+        if "\x00" in key or "\x00" in raw:
+            raise BadRequest("query parameters may not contain NUL characters")
         if key == "sort":
             query.sort = _parse_sort(entity, raw)
         elif key == "limit":
@@ -168,6 +170,8 @@ def _typed(f: Field, raw: str) -> Any:
             fmt = {"date": "date", "datetime": "date-time", "time": "time"}[f.type]
             if not FORMAT_CHECKS[fmt](value):
                 raise TextParseError(f"'{raw}' is not a valid {f.type}")
+        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+            raise TextParseError("the number is too large")
         return ft.to_db(value, f)
     except (TextParseError, ValueError, TypeError, ArithmeticError) as exc:
         raise BadRequest(f"invalid value for '{f.name}': {exc}") from exc

@@ -42,6 +42,18 @@ from runtime.storage.database import Database
 from runtime.validation.errors import FieldError
 
 READ_ONLY_MSG = {"zh": "只读字段，不能修改", "en": "is read-only"}
+NUL_MSG = {"zh": "包含无法保存的空字符（\\0）", "en": "contains a NUL character (\\0), which cannot be stored"}
+
+
+def _has_nul(value: Any) -> bool:
+    """PostgreSQL cannot store NUL in text or JSON; refuse it as bad input rather than fail on write."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
 
 
 @dataclass
@@ -288,7 +300,11 @@ class RecordsService:
         if not isinstance(data, dict):
             raise BadRequest("a record must be a JSON object")
         payload = {k: v for k, v in data.items() if k not in SYSTEM_FIELDS}
-        errors = []
+        errors = [
+            FieldError(k, NUL_MSG["zh" if ctx.lang == "zh" else "en"], "nul_character")
+            for k, v in payload.items()
+            if _has_nul(v)
+        ]
         for f in entity.fields:
             if f.name not in payload:
                 continue

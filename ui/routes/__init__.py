@@ -1,0 +1,15 @@
+"""Page routes of the web UI, one module per kind of page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from ui.csrf import verify_csrf
+from ui.routes import auth, helpers, home, lists, records
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+"""Every UI route checks the CSRF token on unsafe methods; the API routes are not part of this router."""
+for module in (auth, home, helpers, records, lists):
+    router.include_router(module.router)
+
+__all__ = ["router"]

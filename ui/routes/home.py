@@ -1,0 +1,20 @@
+"""The home page: a welcome and a tile for every menu entry."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from runtime.api.deps import tessera
+from ui.session import page_language, require_user
+from ui.templating import menu_tree, render
+
+router = APIRouter()
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    user = require_user(request)
+    lang = page_language(request, user)
+    groups = menu_tree(tessera(request).registry, lang, None, None)
+    return render(request, "home.html", user, groups=groups, page_title="home.title")

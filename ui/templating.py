@@ -1,0 +1,153 @@
+"""Jinja2 environment and the context every page shares (user, language, menus, CSRF token, toasts).
+
+Autoescaping is on for every .html template and no template marks user data as safe, so a
+record titled "<script>" is shown as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from runtime.api.deps import tessera as get_tessera
+from runtime.blueprints.model import label_text
+from runtime.identity.users import User
+from runtime.registry import Registry
+from ui.assets import vendor_url
+from ui.csrf import csrf_token
+from ui.i18n import t
+from ui.session import current_path, page_language, pop_flashes
+
+UI_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = UI_DIR / "templates"
+STATIC_DIR = UI_DIR / "static"
+
+
+@dataclass
+class MenuNode:
+    label: str
+    href: str | None
+    icon: str | None
+    view: str | None = None
+    entity: str | None = None
+    active: bool = False
+    children: list[MenuNode] = field(default_factory=list)
+
+
+@dataclass
+class Crumb:
+    label: str
+    href: str | None = None
+
+
+def _env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(vendor_url=vendor_url, static_url=static_url, urlencode=urlencode)
+    return env
+
+
+ENV = _env()
+
+
+@cache
+def _static_hash(path: str) -> str:
+    file = STATIC_DIR / "ui" / path
+    return hashlib.sha256(file.read_bytes()).hexdigest()[:10] if file.is_file() else "0"
+
+
+def static_url(path: str) -> str:
+    """URL of a file under ui/static/ui/ with a content hash, so browsers never run a stale script."""
+    return f"/static/ui/{path}?v={_static_hash(path)}"
+
+
+def menu_tree(registry: Registry, lang: str, active_view: str | None, active_entity: str | None) -> list[MenuNode]:
+    """Menus of every deployed pack; the item for the current view (or entity) is highlighted."""
+
+    def node(item: dict[str, Any]) -> MenuNode:
+        view_id, entity_id = item.get("view"), item.get("entity")
+        if view_id:
+            href: str | None = f"/v/{view_id}"
+            view = registry.views.get(view_id)
+            entity_id = entity_id or (view.entity if view else None)
+        elif entity_id:
+            href = f"/r/{entity_id}"
+        else:
+            href = item.get("url")
+        return MenuNode(label_text(item.get("label"), lang), href, item.get("icon"), view_id, entity_id,
+                        children=[node(c) for c in item.get("items", [])])
+
+    roots = [node(m) for m in registry.menus()]
+    flat = [n for r in roots for n in _walk(r)]
+    match = next((n for n in flat if active_view and n.view == active_view), None)
+    if match is None and active_entity:
+        match = next((n for n in flat if n.entity == active_entity and n.href), None)
+    if match is not None:
+        match.active = True
+    for r in roots:
+        r.active = r.active or any(c.active for c in _walk(r))
+    return roots
+
+
+def _walk(n: MenuNode) -> list[MenuNode]:
+    return [n, *(x for c in n.children for x in _walk(c))]
+
+
+def with_lang(request: Request, lang: str) -> str:
+    """A link that switches the language and comes back to this page."""
+    return "/lang/" + lang + "?" + urlencode({"next": current_path(request)})
+
+
+def render(
+    request: Request,
+    template: str,
+    user: User | None,
+    *,
+    status: int = 200,
+    active_view: str | None = None,
+    active_entity: str | None = None,
+    crumbs: list[Crumb] | None = None,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    lang = page_language(request, user)
+    app = get_tessera(request)
+    base: dict[str, Any] = {
+        "request": request,
+        "lang": lang,
+        "t": lambda key, **kw: t(lang, key, **kw),
+        "user": user,
+        "menus": menu_tree(app.registry, lang, active_view, active_entity) if user else [],
+        "csrf_token": csrf_token(request) if "session" in request.scope else "",
+        "flashes": pop_flashes(request) if "session" in request.scope else [],
+        "crumbs": crumbs or [],
+        "request_id": getattr(request.state, "request_id", ""),
+        "lang_urls": {code: with_lang(request, code) for code in ("zh", "en")},
+        "current_path": current_path(request),
+        "page_title": "",
+    }
+    base.update(context)
+    html = ENV.get_template(template).render(base)
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def render_fragment(request: Request, template: str, user: User | None, **context: Any) -> str:
+    """A partial template (htmx responses) with the same helpers as full pages."""
+    lang = page_language(request, user)
+    base = {"request": request, "lang": lang, "t": lambda key, **kw: t(lang, key, **kw), "user": user,
+            "csrf_token": csrf_token(request)}
+    base.update(context)
+    return ENV.get_template(template).render(base)
