@@ -73,15 +73,17 @@ def get_record(entity: str, rid: str, request: Request, response: Response) -> d
     return record
 
 
-@router.patch("/{entity}/{rid}")
-async def patch_record(entity: str, rid: str, request: Request, response: Response) -> dict[str, Any]:
-    """Change some fields; the others keep their values."""
+async def _update(entity: str, rid: str, request: Request, response: Response, *, replace: bool) -> dict[str, Any]:
     user = current_user(request)
     app = tessera(request)
     ident = record_id(rid)
-    app.registry.entity(entity)
+    ent = app.registry.entity(entity)
     body = await json_object(request)
     version = _version(request, body, required=True)
+    if replace:
+        full: dict[str, Any] = {f.name: None for f in ent.fields if not f.is_system_filled and not f.read_only}
+        full.update({f.name: [] for f in ent.fields if f.type == "child_table"})
+        body = {**full, **body}
     record = app.records.update(
         entity, ident, body, context(request, user), expected_version=version, form_id=request.query_params.get("form")
     )
@@ -89,23 +91,16 @@ async def patch_record(entity: str, rid: str, request: Request, response: Respon
     return record
 
 
+@router.patch("/{entity}/{rid}")
+async def patch_record(entity: str, rid: str, request: Request, response: Response) -> dict[str, Any]:
+    """Change some fields; the others keep their values."""
+    return await _update(entity, rid, request, response, replace=False)
+
+
 @router.put("/{entity}/{rid}")
 async def put_record(entity: str, rid: str, request: Request, response: Response) -> dict[str, Any]:
     """Replace the record: fields not sent become empty."""
-    user = current_user(request)
-    app = tessera(request)
-    ident = record_id(rid)
-    ent = app.registry.entity(entity)
-    body = await json_object(request)
-    version = _version(request, body, required=True)
-    full = {f.name: None for f in ent.fields if not f.is_system_filled and not f.read_only}
-    full.update({f.name: [] for f in ent.fields if f.type == "child_table"})
-    full.update(body)
-    record = app.records.update(
-        entity, ident, full, context(request, user), expected_version=version, form_id=request.query_params.get("form")
-    )
-    response.headers["ETag"] = f'"{record["version"]}"'
-    return record
+    return await _update(entity, rid, request, response, replace=True)
 
 
 @router.delete("/{entity}/{rid}", status_code=204)

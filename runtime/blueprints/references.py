@@ -13,6 +13,8 @@ from runtime.fields.types import FIELD_TYPES
 
 AUTONUMBER_TOKEN = re.compile(r"\{(yyyy|yy|mm|dd|seq(?::\d)?)\}")
 DATE_TYPES = ("date", "datetime")
+UNINDEXABLE = ("child_table", "long_text", "json", "multiselect", "tags", "file", "image", "region")
+"""Types stored as JSON or long text: no useful B-tree index, hence no unique constraint either."""
 
 
 class _Checker:
@@ -63,16 +65,7 @@ class _Checker:
                 f = entity.field(name)
                 if f is None and name not in SYSTEM_FIELDS:
                     self.error(file, ["indexes", i, "fields", j], f"unknown field '{name}'")
-                elif f is not None and f.type in (
-                    "child_table",
-                    "long_text",
-                    "json",
-                    "multiselect",
-                    "tags",
-                    "file",
-                    "image",
-                    "region",
-                ):
+                elif f is not None and f.type in UNINDEXABLE:
                     self.error(file, ["indexes", i, "fields", j], f"a field of type {f.type} cannot be indexed")
         for i, rule in enumerate(entity.raw.get("validations", [])):
             self.check_validation(file, ["validations", i], rule, names)
@@ -120,17 +113,7 @@ class _Checker:
                 self.error(file, [*path, "pattern"], f"invalid regular expression: {exc}")
         if f.opt("min") is not None and f.opt("max") is not None and f.opt("min") > f.opt("max"):
             self.error(file, [*path, "min"], "min is greater than max")
-        if f.unique and t in (
-            "child_table",
-            "long_text",
-            "json",
-            "multiselect",
-            "tags",
-            "file",
-            "image",
-            "region",
-            "computed",
-        ):
+        if f.unique and t in (*UNINDEXABLE, "computed"):
             self.error(file, [*path, "unique"], f"a field of type {t} cannot be unique")
         for key in ("expression", "visible_when", "required_when", "read_only_when"):
             if f.opt(key):
