@@ -9,6 +9,7 @@ applied on load, and validators are rebuilt because select fields validate again
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,11 +35,39 @@ class Registry:
         self.tables: dict[str, EntityTables] = {}
         self._validators: dict[str, EntityValidator] = {}
         self.generation = 0
+        self._stamp: tuple = ()
+        self._checked_at = 0.0
         self.reload()
+
+    @staticmethod
+    def _read_stamp(conn: sa.Connection) -> tuple:
+        """What changes whenever another process deploys a pack or edits an option set."""
+        last_deploy = conn.execute(sa.select(sa.func.max(pt.deployments.c.id))).scalar()
+        last_edit = conn.execute(sa.select(sa.func.max(pt.option_overrides.c.updated_at))).scalar()
+        edits = conn.execute(sa.select(sa.func.count()).select_from(pt.option_overrides)).scalar()
+        return (last_deploy, str(last_edit), edits)
+
+    def refresh_if_changed(self, min_interval: float = 1.0) -> bool:
+        """Reload when another process changed what is deployed; checked at most once per interval.
+
+        Several app workers (or `tessera pack deploy` run beside a live server) share one database;
+        this keeps every worker on the deployed version without a restart.
+        """
+        now = time.monotonic()
+        if now - self._checked_at < min_interval:
+            return False
+        self._checked_at = now
+        with self.db.read() as conn:
+            stamp = self._read_stamp(conn)
+        if stamp == self._stamp:
+            return False
+        self.reload()
+        return True
 
     def reload(self) -> None:
         """Re-read what is deployed; called after every deploy and option-set edit."""
         with self.db.read() as conn:
+            stamp = self._read_stamp(conn)
             packs = deployed_packs(conn)
             overrides = {r.option_set_id: r.options for r in conn.execute(sa.select(pt.option_overrides))}
         metadata = sa.MetaData()
@@ -61,6 +90,7 @@ class Registry:
                     self.option_sets[oset.id] = oset
             self.tables = {e.id: build_tables(e, metadata) for e in self.entities.values()}
             self._validators = {}
+            self._stamp = stamp
             self.generation += 1
 
     # lookups ------------------------------------------------------------------------------------

@@ -188,3 +188,22 @@ def test_pl23_tessera_db_upgrade_creates_platform_tables_through_alembic(make_te
     for table in metadata.sorted_tables:
         live = {c["name"] for c in inspector.get_columns(table.name)}
         assert live == set(table.columns.keys()), f"{table.name} drifted from its migration"
+
+
+def test_pl19_a_deploy_by_another_process_reaches_a_running_server(
+    make_tessera: Callable[..., Tessera], tmp_path: Path
+) -> None:
+    serving = make_tessera("all_fields")
+    deployer = make_tessera()  # a second process on the same database, e.g. `tessera pack deploy`
+
+    def add_field(docs: dict) -> None:
+        docs["pack.json"]["version"] = "1.0.1"
+        docs[SPECIMEN]["fields"].append({"name": "website", "type": "text", "label": "Website"})
+
+    deployer.deploy(deployer.load_pack(pack_variant(ALL_FIELDS, tmp_path / "v101", add_field)))
+    assert serving.registry.entity("specimen").field("website") is None
+    assert serving.registry.refresh_if_changed(min_interval=0) is True
+    assert serving.registry.entity("specimen").field("website") is not None
+    assert serving.registry.refresh_if_changed(min_interval=0) is False, "nothing changed since"
+    record = serving.records.create("specimen", {"title": "A", "website": "https://x.example"}, CTX)
+    assert record["website"] == "https://x.example"

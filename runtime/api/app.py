@@ -45,6 +45,7 @@ def create_app(tessera: Tessera | None = None, *, extensions: list[Extension] | 
     async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         incoming = request.headers.get("x-request-id", "")
         request.state.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
+        tessera.registry.refresh_if_changed()
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
         return response
