@@ -38,10 +38,13 @@ def load_demo(app: Tessera, pack: Pack, ctx: Context = DEMO_CONTEXT) -> dict[str
     for doc in pack.demo:
         entity = doc["entity"]
         table = app.registry.tables[entity].main
+        key_field = doc.get("key")
         with app.db.read() as conn:
             if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one():
+                if key_field:  # already loaded (or hand-made data): later files may still refer to these
+                    rows = conn.execute(sa.select(table.c.id, table.c[key_field])).all()
+                    keys.update({(entity, str(row[1])): row.id for row in rows})
                 continue
-        key_field = doc.get("key")
         for raw in doc["records"]:
             record = app.records.create(entity, _resolve(raw, keys), ctx)
             if key_field:

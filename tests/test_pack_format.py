@@ -139,3 +139,18 @@ def test_pl02_shipped_packs_are_valid() -> None:
     shipped = [p for p in (Path(__file__).parent.parent / "blueprints").iterdir() if (p / "pack.json").exists()]
     for path in shipped:
         load_pack(path)
+
+
+def test_pl02_child_table_fields_may_not_reuse_row_system_columns(tmp_path: Path) -> None:
+    def change(docs: dict) -> None:
+        field_named(docs[SPECIMEN], "contacts")["fields"].append({"name": "position", "type": "text", "label": "Post"})
+
+    errors = errors_of(pack_variant(ALL_FIELDS, tmp_path / "p", change))
+    contacts = [f["name"] for f in docs_fields()].index("contacts")
+    assert errors == [
+        (
+            SPECIMEN,
+            f"/fields/{contacts}/fields/3/name",
+            "'position' is a system field every child-table row already has; choose another name",
+        )
+    ]

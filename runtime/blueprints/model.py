@@ -237,3 +237,6 @@ SYSTEM_FIELDS: tuple[str, ...] = (
     "department_id",
 )
 """Columns every entity table has; pack fields may not reuse these names."""
+
+CHILD_SYSTEM_FIELDS: tuple[str, ...] = ("id", "parent_id", "position")
+"""Columns every child-table row has; row fields may not reuse these names."""

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 
 from runtime.blueprints.errors import PackError, pointer
-from runtime.blueprints.model import SYSTEM_FIELDS, Entity, Field, Pack
+from runtime.blueprints.model import CHILD_SYSTEM_FIELDS, SYSTEM_FIELDS, Entity, Field, Pack
 from runtime.expressions import check_expression
 from runtime.fields.types import FIELD_TYPES
 
@@ -80,9 +80,11 @@ class _Checker:
             if f.name in seen:
                 self.error(file, [*here, "name"], f"the field name '{f.name}' is used twice")
             seen.add(f.name)
-            if f.name in SYSTEM_FIELDS:
+            reserved = SYSTEM_FIELDS if top_level else CHILD_SYSTEM_FIELDS
+            if f.name in reserved:
+                what = "record" if top_level else "child-table row"
                 self.error(
-                    file, [*here, "name"], f"'{f.name}' is a system field every record already has; choose another name"
+                    file, [*here, "name"], f"'{f.name}' is a system field every {what} already has; choose another name"
                 )
             self.check_field(file, here, f, names | set(SYSTEM_FIELDS))
             if f.type == "child_table":
