@@ -80,6 +80,9 @@ departments = sa.Table(
     sa.Column("id", ID, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("parent_id", sa.BigInteger, index=True),
+    sa.Column("code", sa.String(40)),
+    sa.Column("organisation", sa.String(100)),
+    sa.Column("sort", sa.Integer, nullable=False, server_default="0"),
 )
 
 users = sa.Table(
@@ -95,4 +98,116 @@ users = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False, default=True),
     sa.Column("language", sa.String(8), nullable=False, default="zh"),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("organisation", sa.String(100)),
+    sa.Column("phone", sa.String(32)),
+    sa.Column("notify_channels", sa.JSON),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", sa.DateTime),
+    sa.Column("password_changed_at", sa.DateTime),
+    sa.Column("session_epoch", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_login_at", sa.DateTime),
+)
+
+roles = sa.Table(
+    "tessera_roles",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("label", sa.JSON, nullable=False),
+    sa.Column("parent_id", sa.String(40)),
+    sa.Column("pack_id", sa.String(40)),
+    sa.Column("permissions", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+user_roles = sa.Table(
+    "tessera_user_roles",
+    metadata,
+    sa.Column("user_id", sa.BigInteger, primary_key=True),
+    sa.Column("role_id", sa.String(40), primary_key=True),
+)
+
+api_tokens = sa.Table(
+    "tessera_api_tokens",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(128), nullable=False, unique=True),
+    sa.Column("roles", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime),
+    sa.Column("last_used_at", sa.DateTime),
+    sa.Column("revoked_at", sa.DateTime),
+)
+
+login_attempts = sa.Table(
+    "tessera_login_attempts",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, index=True),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("success", sa.Boolean, nullable=False),
+)
+
+password_resets = sa.Table(
+    "tessera_password_resets",
+    metadata,
+    sa.Column("token_hash", sa.String(128), primary_key=True),
+    sa.Column("user_id", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("used_at", sa.DateTime),
+)
+
+audit = sa.Table(
+    "tessera_audit",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("entity", sa.String(40), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("actor_id", sa.BigInteger, index=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("request_id", sa.String(64)),
+    sa.Column("changes", sa.JSON, nullable=False),
+    sa.Index("ix_tessera_audit_record", "entity", "record_id"),
+)
+
+oplog = sa.Table(
+    "tessera_oplog",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("kind", sa.String(40), nullable=False, index=True),
+    sa.Column("actor_id", sa.BigInteger),
+    sa.Column("username", sa.String(64)),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("request_id", sa.String(64)),
+    sa.Column("detail", sa.JSON, nullable=False),
+)
+
+errors = sa.Table(
+    "tessera_errors",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("request_id", sa.String(64), index=True),
+    sa.Column("method", sa.String(10)),
+    sa.Column("path", sa.String(500)),
+    sa.Column("user_id", sa.BigInteger),
+    sa.Column("error_type", sa.String(200), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("traceback", sa.Text, nullable=False),
+)
+
+params = sa.Table(
+    "tessera_params",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("updated_by", sa.BigInteger),
 )
