@@ -18,7 +18,21 @@ from bench.harness import Result, environment, format_table, write_json
 from bench.setup_data import bench_tessera, bulk_load, progress
 
 BENCHMARKS = ("create", "list", "validate")
-DEFAULT_OUTPUT = Path("var/bench-results.json")
+DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "var" / "bench-results.json"
+NOTES = (
+    "ours_us_per_record",
+    "baseline_us_per_record",
+    "same_sql_ms",
+    "ratio_vs_same_sql",
+    "position",
+    "filtered_rows",
+    "plain_jsonschema_us",
+    "speedup_vs_plain_jsonschema",
+)
+
+
+def _short(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results = run(args)
     print(format_table(results))
+    for r in results:
+        notes = {k: r.details[k] for k in NOTES if k in r.details}
+        if notes:
+            print(f"  {r.name} [{r.backend}]: " + ", ".join(f"{k}={_short(v)}" for k, v in notes.items()))
     for r in results:
         if "plans" in r.details and not r.passed:
             print(f"\n{r.name} [{r.backend}] query plans:")

@@ -44,9 +44,7 @@ def throughput_result(
     return Result(name, backend, ours, base, "rows/s", ratio, f">= {min_ratio:.2f}x", ratio >= min_ratio, details)
 
 
-def latency_result(
-    name: str, backend: str, ours_s: float, base_s: float, min_ratio: float, **details: Any
-) -> Result:
+def latency_result(name: str, backend: str, ours_s: float, base_s: float, min_ratio: float, **details: Any) -> Result:
     """Median latencies in seconds; ratio = baseline time / our time (1.0: as fast as hand-written)."""
     ratio = base_s / ours_s
     return Result(
@@ -61,30 +59,22 @@ def time_once(fn: Callable[[], Any]) -> float:
 
 
 def interleaved_medians(
-    ours: Callable[[], Any], baseline: Callable[[], Any], repeats: int, warmup: int = 5
-) -> tuple[float, float, dict[str, float]]:
-    """Run both sides alternately (ABAB.. then BABA..) so drift (cache, autovacuum, CPU frequency)
-    hits both equally; returns the two medians in seconds and a few spread figures."""
+    sides: dict[str, Callable[[], Any]], repeats: int, warmup: int = 5
+) -> dict[str, dict[str, float]]:
+    """Run every side once per repetition, rotating which goes first, so drift (caches, autovacuum,
+    CPU frequency) hits all sides equally; per side: median, p10 and p90 in seconds."""
+    names = list(sides)
     for _ in range(warmup):
-        ours()
-        baseline()
-    a: list[float] = []
-    b: list[float] = []
+        for name in names:
+            sides[name]()
+    samples: dict[str, list[float]] = {name: [] for name in names}
     for i in range(repeats):
-        if i % 2:
-            b.append(time_once(baseline))
-            a.append(time_once(ours))
-        else:
-            a.append(time_once(ours))
-            b.append(time_once(baseline))
-    spread = {
-        "ours_p10_ms": _pct(a, 0.1) * 1e3,
-        "ours_p90_ms": _pct(a, 0.9) * 1e3,
-        "baseline_p10_ms": _pct(b, 0.1) * 1e3,
-        "baseline_p90_ms": _pct(b, 0.9) * 1e3,
-        "repeats": repeats,
+        for k in range(len(names)):
+            name = names[(i + k) % len(names)]
+            samples[name].append(time_once(sides[name]))
+    return {
+        name: {"median": statistics.median(v), "p10": _pct(v, 0.1), "p90": _pct(v, 0.9)} for name, v in samples.items()
     }
-    return statistics.median(a), statistics.median(b), spread
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -164,6 +164,7 @@ def bench_tessera(backend: str, workdir: Path) -> Iterator[Tessera]:
         raise SystemExit("PostgreSQL is not reachable (TESSERA_TEST_PG_URL); use --backend sqlite")
     workdir.mkdir(parents=True, exist_ok=True)
     with fresh_database(backend, workdir) as url:
+        progress(f"  {backend} database: {sa.engine.make_url(url).database}")
         settings = Settings(database_url=url, data_dir=workdir / "data", secret_key="bench-secret-key-" + "x" * 32)
         tessera = Tessera(settings)
         try:

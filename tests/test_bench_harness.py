@@ -56,7 +56,7 @@ def test_list_returns_the_same_rows_on_both_sides(backend: str, tmp_path: Path) 
         assert r.details["plans"], "the statements the service sent were captured and explained"
     assert deep.details["ours_total"] is None  # cursor pages are never counted
     assert first.details["ours_total"] == first.details["baseline_total"] == first.details["filtered_rows"]
-    assert deep.details["position"] == 100
+    assert deep.details["position"] == min(100, deep.details["filtered_rows"] * 4 // 5)
     assert min(deep.details["ours_ids"]) > max(first.details["ours_ids"])  # the deep page is further on
 
 

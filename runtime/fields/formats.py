@@ -34,16 +34,26 @@ def is_cn_resident_id(value: object) -> bool:
         born = date(int(body[6:10]), int(body[10:12]), int(body[12:14]))
     except ValueError:
         return False
-    if born.year < 1900 or born > date.today():
+    if born.year < 1900 or born > _today():
         return False
-    total = sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11] == check
+    return cn_resident_id_check_char(body) == check
+
+
+_WEIGHTED = [{str(d): d * w for d in range(10)} for w in _ID_WEIGHTS]
+"""Per position, digit -> digit x weight: a table lookup keeps the check in a few microseconds,
+which matters because every write of a record with an ID number validates it."""
 
 
 def cn_resident_id_check_char(first17: str) -> str:
     """The check character for 17 digits; demo data and tests use it to build valid numbers."""
-    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
+    total = 0
+    for table, digit in zip(_WEIGHTED, first17, strict=True):
+        total += table[digit]
     return _ID_CHECK[total % 11]
+
+
+def _today() -> date:
+    return date.today()
 
 
 def is_email(value: object) -> bool:

@@ -134,9 +134,9 @@ class RecordsService:
         col, idcol = table.c[name], table.c.id
         rows: list = []
         if values is None or values[0] is not None:
-            q = base.where(*where, col.is_not(None))
-            if values is not None:
-                q = q.where(simple_after(table, sort, values))
+            # the cursor bound goes first: SQLite uses the first usable range term to seek the index
+            q = base.where(simple_after(table, sort, values)) if values is not None else base
+            q = q.where(*where, col.is_not(None))
             rows = list(
                 conn.execute(q.order_by(col.desc() if desc else col, idcol.desc() if id_desc else idcol).limit(want))
             )
