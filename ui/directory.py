@@ -40,7 +40,9 @@ def user_choices(tessera: Tessera) -> list[Choice]:
 def department_choices(tessera: Tessera) -> list[Choice]:
     """Departments in tree order with their depth, so the select can indent sub-departments."""
     with tessera.db.read() as conn:
-        rows = list(conn.execute(sa.select(pt.departments).order_by(pt.departments.c.name).limit(MAX_OPTIONS)))
+        rows = list(
+            conn.execute(sa.select(pt.departments).order_by(pt.departments.c.name).limit(MAX_OPTIONS))
+        )
     ids = {r.id for r in rows}
     children: dict[int | None, list] = {}
     for r in rows:
@@ -62,7 +64,9 @@ def user_names(tessera: Tessera, ids: Iterable[int]) -> dict[int, str]:
     wanted = {i for i in ids if isinstance(i, int)}
     if not wanted:
         return {}
-    q = sa.select(pt.users.c.id, pt.users.c.display_name, pt.users.c.username).where(pt.users.c.id.in_(wanted))
+    q = sa.select(pt.users.c.id, pt.users.c.display_name, pt.users.c.username).where(
+        pt.users.c.id.in_(wanted)
+    )
     with tessera.db.read() as conn:
         return {r.id: r.display_name or r.username for r in conn.execute(q)}
 

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.api.deps import optional_user
 from runtime.errors import TesseraError
@@ -30,14 +31,23 @@ def is_page_request(request: Request) -> bool:
     return not request.url.path.startswith(API_PREFIXES)
 
 
-def error_page(request: Request, status: int, title_key: str, body: str | None = None, body_key: str | None = None) -> Response:
+def error_page(
+    request: Request, status: int, title_key: str, body: str | None = None, body_key: str | None = None
+) -> Response:
     try:
         user = optional_user(request)
     except Exception:  # noqa: BLE001 - an error page must render even when the database is down
         user = None
     response = render(
-        request, "error.html", user, status=status, error_status=status, title_key=title_key,
-        body=body, body_key=body_key, page_title=title_key,
+        request,
+        "error.html",
+        user,
+        status=status,
+        error_status=status,
+        title_key=title_key,
+        body=body,
+        body_key=body_key,
+        page_title=title_key,
     )
     return response
 
@@ -76,7 +86,39 @@ def install_error_pages(app: FastAPI) -> None:
     wrap(TesseraError, _tessera_page)
     wrap(StarletteHTTPException, _http_page)
     wrap(OperationalError, lambda r, e: error_page(r, 503, "errors.503.title", body_key="errors.503.body"))
-    wrap(Exception, _unexpected_page)
+    app.add_middleware(PageErrorMiddleware)
+
+
+class PageErrorMiddleware:
+    """Turn an unexpected exception on a page into the friendly 500 page.
+
+    Starlette's last-resort handler answers and then re-raises, which makes the server drop the
+    connection; answering here (inside it) keeps the connection usable and logs the error once,
+    with the request id that the page shows.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(API_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            response = _unexpected_page(Request(scope, receive), exc)
+            await response(scope, receive, send)
 
 
 def _tessera_page(request: Request, exc: Exception) -> Response:
@@ -99,6 +141,10 @@ def _http_page(request: Request, exc: Exception) -> Response:
 
 
 def _unexpected_page(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error on page %s [%s]", request.url.path, getattr(request.state, "request_id", "-"),
-              exc_info=exc)
+    log.error(
+        "unhandled error on page %s [%s]",
+        request.url.path,
+        getattr(request.state, "request_id", "-"),
+        exc_info=exc,
+    )
     return error_page(request, 500, "errors.500.title", body_key="errors.500.body")

@@ -22,9 +22,20 @@ from ui.lookups import Lookups
 
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 NAMED_COLORS = {
-    "red": "#c9372c", "green": "#2e7d4f", "blue": "#2f6fde", "orange": "#d9822b", "yellow": "#b58a00",
-    "purple": "#7e57c2", "gray": "#6b7280", "grey": "#6b7280", "teal": "#0f8b8d", "cyan": "#0e8fb3",
-    "pink": "#c2185b", "indigo": "#3f51b5", "brown": "#8d6e63", "black": "#1f2937",
+    "red": "#c9372c",
+    "green": "#2e7d4f",
+    "blue": "#2f6fde",
+    "orange": "#d9822b",
+    "yellow": "#b58a00",
+    "purple": "#7e57c2",
+    "gray": "#6b7280",
+    "grey": "#6b7280",
+    "teal": "#0f8b8d",
+    "cyan": "#0e8fb3",
+    "pink": "#c2185b",
+    "indigo": "#3f51b5",
+    "brown": "#8d6e63",
+    "black": "#1f2937",
 }
 NUMERIC_TYPES = frozenset({"integer", "decimal", "money", "percent"})
 
@@ -68,6 +79,31 @@ def css_color(color: str | None) -> str | None:
     return NAMED_COLORS.get(color.lower())
 
 
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    def channel(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def ink(color: str | None) -> str:
+    """A text colour of the same hue that stays readable on the badge's pale background.
+
+    Packs pick option colours for dots and bars (#adb5bd grey, #0dcaf0 cyan); used as text on a
+    12% tint those would be unreadable, so light colours are darkened until the contrast holds.
+    """
+    if not color or not HEX_COLOR.match(color):
+        return "#3f5a85"
+    rgb = tuple(float(int(color[i : i + 2], 16)) for i in (1, 3, 5))
+    for _ in range(12):
+        if _luminance(rgb) <= 0.16:  # about 4.5:1 against the near-white tint
+            break
+        rgb = tuple(c * 0.85 for c in rgb)
+    return "#" + "".join(f"{round(c):02x}" for c in rgb)
+
+
 @dataclass
 class Cell:
     kind: str
@@ -82,7 +118,9 @@ class Cell:
 EMPTY = Cell("empty")
 
 
-def option_label(oset: OptionSet | None, value: str, lang: str, *, with_path: bool = True) -> tuple[str, str | None]:
+def option_label(
+    oset: OptionSet | None, value: str, lang: str, *, with_path: bool = True
+) -> tuple[str, str | None]:
     """(label, colour) of an option value; tree options show their ancestors ('义诊 / 讲座')."""
     if oset is None:
         return value, None
@@ -130,7 +168,9 @@ def nps_tone(score: int) -> str:
     return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
 
 
-def display(f: Field, value: Any, lang: str, registry: Registry, lookups: Lookups, *, full: bool = False) -> Cell:
+def display(
+    f: Field, value: Any, lang: str, registry: Registry, lookups: Lookups, *, full: bool = False
+) -> Cell:
     """The cell for one value; `full` (detail pages) shows long text and JSON completely."""
     if value is None or value == "" or value == []:
         return EMPTY
@@ -150,7 +190,11 @@ def display(f: Field, value: Any, lang: str, registry: Registry, lookups: Lookup
         items = [dict(zip(("text", "color"), option_label(oset, str(v), lang), strict=True)) for v in value]
         return Cell("badges", items=items)
     if kind in ("tags", "region"):
-        return Cell("chips" if kind == "tags" else "text", text=" / ".join(map(str, value)), items=[{"text": str(v)} for v in value])
+        return Cell(
+            "chips" if kind == "tags" else "text",
+            text=" / ".join(map(str, value)),
+            items=[{"text": str(v)} for v in value],
+        )
     if kind == "reference":
         target = f.opt("entity")
         return Cell("link", text=lookups.title(target, value), href=f"/r/{target}/{value}")
@@ -165,7 +209,9 @@ def display(f: Field, value: Any, lang: str, registry: Registry, lookups: Lookup
     if kind in ("file", "image"):
         return _files(kind, value)
     if kind == "rating":
-        return Cell("stars", value=int(value), items=[{"on": i < int(value)} for i in range(f.opt("scale", 5))])
+        return Cell(
+            "stars", value=int(value), items=[{"on": i < int(value)} for i in range(f.opt("scale", 5))]
+        )
     if kind == "nps":
         return Cell("nps", text=str(value), value=nps_tone(int(value)))
     if kind == "datetime":
@@ -208,11 +254,13 @@ def _files(kind: str, value: Any) -> Cell:
     items = []
     for meta in value if isinstance(value, list) else []:
         if isinstance(meta, dict) and isinstance(meta.get("id"), str):
-            items.append({
-                "name": str(meta.get("name", "")),
-                "href": f"/api/v1/files/{meta['id']}",
-                "size": file_size(meta.get("size")),
-            })
+            items.append(
+                {
+                    "name": str(meta.get("name", "")),
+                    "href": f"/api/v1/files/{meta['id']}",
+                    "size": file_size(meta.get("size")),
+                }
+            )
     return Cell("images" if kind == "image" else "files", items=items)
 
 

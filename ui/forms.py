@@ -45,7 +45,7 @@ def read_post(fields: list[Field], post: FormData, lang: str) -> ParsedForm:
     parsed = ParsedForm()
     for f in fields:
         if f.type == "child_table":
-            if f.name in post:
+            if f.name in post or any(key.startswith(f.name + ".") for key in post):
                 rows, raw_rows, errors = _read_rows(f, post, lang)
                 parsed.data[f.name], parsed.raw[f.name] = rows, raw_rows
                 parsed.errors += errors
@@ -126,7 +126,9 @@ def _read_json(text: str, lang: str) -> tuple[Any, Any, str | None]:
         return None, text, t(lang, "error.json", line=exc.lineno, column=exc.colno, problem=exc.msg)
 
 
-def _read_rows(table: Field, post: FormData, lang: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[FieldError]]:
+def _read_rows(
+    table: Field, post: FormData, lang: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[FieldError]]:
     """Rows posted as table.<i>.<column>; blank rows are dropped and the rest renumbered 0..n-1.
 
     Renumbering matters: the records service reports cell errors as 'table.<position>.<column>'
@@ -136,7 +138,7 @@ def _read_rows(table: Field, post: FormData, lang: str) -> tuple[list[dict[str, 
     prefix = table.name + "."
     for key in post:
         if key.startswith(prefix):
-            head = key[len(prefix):].split(".", 1)[0]
+            head = key[len(prefix) :].split(".", 1)[0]
             if head.isdigit() and len(head) < 6:
                 indexes.add(int(head))
     rows: list[dict[str, Any]] = []
@@ -156,15 +158,17 @@ def _read_rows(table: Field, post: FormData, lang: str) -> tuple[list[dict[str, 
                 cell_errors.append((col.name, error))
             if value is not None:
                 row[col.name] = value
-        if not _blank(row, table) or cell_errors:
+        if not _blank(row) or cell_errors:
             position = len(rows)
             rows.append(row)
             raw_rows.append(raw)
-            errors += [FieldError(f"{table.name}.{position}.{name}", msg, "parse") for name, msg in cell_errors]
+            errors += [
+                FieldError(f"{table.name}.{position}.{name}", msg, "parse") for name, msg in cell_errors
+            ]
     return rows, raw_rows, errors
 
 
-def _blank(row: dict[str, Any], table: Field) -> bool:
+def _blank(row: dict[str, Any]) -> bool:
     """A row nobody filled in (an unticked checkbox does not count as filling in)."""
     return all(v is None or v is False or v == [] for v in row.values())
 
@@ -173,7 +177,11 @@ def widget_value(f: Field, value: Any) -> Any:
     """A stored JSON value in the shape the form inputs show (the same shape `read_value` returns as raw)."""
     kind = f.type
     if kind == "child_table":
-        return [{c.name: widget_value(c, r.get(c.name)) for c in f.children} for r in (value or []) if isinstance(r, dict)]
+        return [
+            {c.name: widget_value(c, r.get(c.name)) for c in f.children}
+            for r in (value or [])
+            if isinstance(r, dict)
+        ]
     if value is None:
         return [] if kind in ("multiselect", "region", "file", "image") else None if kind == "boolean" else ""
     if kind in ("multiselect", "region", "file", "image"):

@@ -28,7 +28,9 @@ class TabSpec:
     sections: list[SectionSpec]
 
 
-def resolve_form(registry: Registry, entity: Entity, form_id: str | None, view: View | None = None) -> Form | None:
+def resolve_form(
+    registry: Registry, entity: Entity, form_id: str | None, view: View | None = None
+) -> Form | None:
     """`?form=` first, then the view's form, then the entity's first form; None means the fallback layout."""
     wanted = form_id or (view.opt("form") if view else None)
     if wanted:
@@ -48,7 +50,9 @@ def form_layout(entity: Entity, form: Form | None, lang: str) -> list[TabSpec]:
         for section in tab.sections:
             fields = [f for f in (entity.field(n) for n in section.fields) if f is not None]
             if fields:
-                sections.append(SectionSpec(label_text(section.label, lang), max(1, min(section.columns, 4)), fields))
+                sections.append(
+                    SectionSpec(label_text(section.label, lang), max(1, min(section.columns, 4)), fields)
+                )
         tabs.append(TabSpec(f"tab-{i}", label_text(tab.label, lang), sections))
     return tabs
 
@@ -67,4 +71,4 @@ def list_columns(entity: Entity, view: View | None) -> list[Field]:
     if view is not None and view.opt("columns"):
         return [f for f in (entity.field(n) for n in view.opt("columns")) if f is not None]
     skip = {"child_table", "json", "long_text", "file", "image"}
-    return [f for f in entity.fields if f.type not in skip]
+    return [f for f in entity.fields if f.type not in skip] or entity.fields[:1]

@@ -54,9 +54,13 @@ class Lookups:
         for entity_id, ids in refs.items():
             missing = [i for i in ids if i not in self._titles.get(entity_id, {})]
             if missing and entity_id in self.tessera.registry.entities:
-                self._titles.setdefault(entity_id, {}).update(self.tessera.records.titles(entity_id, missing, self.ctx))
+                self._titles.setdefault(entity_id, {}).update(
+                    self.tessera.records.titles(entity_id, missing, self.ctx)
+                )
         self._users.update(directory.user_names(self.tessera, users - set(self._users)))
-        self._departments.update(directory.department_names(self.tessera, departments - set(self._departments)))
+        self._departments.update(
+            directory.department_names(self.tessera, departments - set(self._departments))
+        )
         return self
 
     def title(self, entity_id: str, record_id: int) -> str:

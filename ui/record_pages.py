@@ -105,6 +105,7 @@ def build_form_tabs(
                     stored = record.get(f.name) if record else None
                     cell = display(f, stored, lang, tessera.registry, lookups)
                 w = factory.build(f, values.get(f.name), states.get(f.name), by_field, cell)
+                w.hide_label = len(spec.fields) == 1 and spec.label == w.label
                 widgets[f.name] = w
                 tab_of[f.name] = tab.key
                 items.append(w)
@@ -113,7 +114,11 @@ def build_form_tabs(
         models.append(TabModel(tab.key, tab.label, sections))
     summary = []
     counts: dict[str, int] = {}
-    for key, messages in by_field.items():
+    position = {name: i for i, name in enumerate(widgets)}
+    ordered = sorted(
+        by_field.items(), key=lambda kv: (position.get(kv[0].split(".")[0], len(position)), kv[0])
+    )
+    for key, messages in ordered:
         top = key.split(".")[0]
         tab_key = tab_of.get(top)
         label, anchor = _error_label(entity, key, widgets.get(top), lang)
@@ -147,8 +152,13 @@ def _error_label(entity: Entity, key: str, widget: Widget | None, lang: str) -> 
 
 
 def build_detail_tabs(
-    tessera: Tessera, ctx: Context, entity: Entity, tabs: list[TabSpec], record: dict[str, Any],
-    states: dict[str, FieldState], lookups: Lookups,
+    tessera: Tessera,
+    ctx: Context,
+    entity: Entity,
+    tabs: list[TabSpec],
+    record: dict[str, Any],
+    states: dict[str, FieldState],
+    lookups: Lookups,
 ) -> list[TabModel]:
     """Read mode of the form layout: hidden fields stay hidden, child tables become tables."""
     lang = ctx.lang
@@ -162,8 +172,12 @@ def build_detail_tabs(
                 state = states.get(f.name)
                 if state is not None and not state.visible:
                     continue
-                item = DetailItem(f, label_text(f.label, lang), display(f, record.get(f.name), lang, registry, lookups, full=True),
-                                  wide=f.type in ("child_table", "long_text", "json"))
+                item = DetailItem(
+                    f,
+                    label_text(f.label, lang),
+                    display(f, record.get(f.name), lang, registry, lookups, full=True),
+                    wide=f.type in ("child_table", "long_text", "json"),
+                )
                 if f.type == "child_table":
                     item.columns = [label_text(c.label, lang) for c in f.children]
                     item.rows = [

@@ -53,7 +53,14 @@ def page_language(request: Request, user: User | None) -> str:
 
 def safe_next(url: str | None, default: str = "/") -> str:
     """Only same-site paths: '//evil.example' and 'https://...' would turn login into an open redirect."""
-    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url or "\n" in url or "\r" in url:
+    if (
+        not url
+        or not url.startswith("/")
+        or url.startswith("//")
+        or "\\" in url
+        or "\n" in url
+        or "\r" in url
+    ):
         return default
     return url
 
@@ -72,4 +79,7 @@ def pop_flashes(request: Request) -> list[dict[str, Any]]:
 
 def is_htmx(request: Request) -> bool:
     """A fragment request from htmx (history restores need the full page, so they do not count)."""
-    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
+    return (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )

@@ -23,6 +23,7 @@ from runtime.identity.users import User
 from runtime.registry import Registry
 from ui.assets import vendor_url
 from ui.csrf import csrf_token
+from ui.formatting import ink
 from ui.i18n import t
 from ui.session import current_path, page_language, pop_flashes
 
@@ -48,21 +49,6 @@ class Crumb:
     href: str | None = None
 
 
-def _env() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
-        autoescape=select_autoescape(["html"], default_for_string=True, default=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.globals.update(vendor_url=vendor_url, static_url=static_url, urlencode=urlencode)
-    return env
-
-
-ENV = _env()
-
-
 @cache
 def _static_hash(path: str) -> str:
     file = STATIC_DIR / "ui" / path
@@ -74,7 +60,25 @@ def static_url(path: str) -> str:
     return f"/static/ui/{path}?v={_static_hash(path)}"
 
 
-def menu_tree(registry: Registry, lang: str, active_view: str | None, active_entity: str | None) -> list[MenuNode]:
+def _env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(vendor_url=vendor_url, static_url=static_url, urlencode=urlencode)
+    env.filters["ink"] = ink
+    return env
+
+
+ENV = _env()
+
+
+def menu_tree(
+    registry: Registry, lang: str, active_view: str | None, active_entity: str | None
+) -> list[MenuNode]:
     """Menus of every deployed pack; the item for the current view (or entity) is highlighted."""
 
     def node(item: dict[str, Any]) -> MenuNode:
@@ -87,8 +91,14 @@ def menu_tree(registry: Registry, lang: str, active_view: str | None, active_ent
             href = f"/r/{entity_id}"
         else:
             href = item.get("url")
-        return MenuNode(label_text(item.get("label"), lang), href, item.get("icon"), view_id, entity_id,
-                        children=[node(c) for c in item.get("items", [])])
+        return MenuNode(
+            label_text(item.get("label"), lang),
+            href,
+            item.get("icon"),
+            view_id,
+            entity_id,
+            children=[node(c) for c in item.get("items", [])],
+        )
 
     roots = [node(m) for m in registry.menus()]
     flat = [n for r in roots for n in _walk(r)]
@@ -147,7 +157,12 @@ def render(
 def render_fragment(request: Request, template: str, user: User | None, **context: Any) -> str:
     """A partial template (htmx responses) with the same helpers as full pages."""
     lang = page_language(request, user)
-    base = {"request": request, "lang": lang, "t": lambda key, **kw: t(lang, key, **kw), "user": user,
-            "csrf_token": csrf_token(request)}
+    base = {
+        "request": request,
+        "lang": lang,
+        "t": lambda key, **kw: t(lang, key, **kw),
+        "user": user,
+        "csrf_token": csrf_token(request),
+    }
     base.update(context)
     return ENV.get_template(template).render(base)

@@ -19,12 +19,34 @@ from ui.formatting import Cell, css_color
 from ui.lookups import Lookups
 
 WIDGETS = {
-    "text": "text", "long_text": "textarea", "integer": "number", "decimal": "number", "money": "number",
-    "percent": "number", "date": "date", "datetime": "datetime", "time": "time", "boolean": "checkbox",
-    "select": "select", "multiselect": "multiselect", "reference": "reference", "child_table": "child_table",
-    "user": "select", "department": "select", "phone": "tel", "email": "email", "cn_id": "text",
-    "region": "region", "file": "file", "image": "file", "rating": "rating", "nps": "nps", "tags": "tags",
-    "computed": "readonly", "autonumber": "readonly", "json": "json",
+    "text": "text",
+    "long_text": "textarea",
+    "integer": "number",
+    "decimal": "number",
+    "money": "number",
+    "percent": "number",
+    "date": "date",
+    "datetime": "datetime",
+    "time": "time",
+    "boolean": "checkbox",
+    "select": "select",
+    "multiselect": "multiselect",
+    "reference": "reference",
+    "child_table": "child_table",
+    "user": "select",
+    "department": "select",
+    "phone": "tel",
+    "email": "email",
+    "cn_id": "text",
+    "region": "region",
+    "file": "file",
+    "image": "file",
+    "rating": "rating",
+    "nps": "nps",
+    "tags": "tags",
+    "computed": "readonly",
+    "autonumber": "readonly",
+    "json": "json",
 }
 ROW_TOKEN = "__row__"
 """Stands for the row number in the template row; tessera.js replaces it when a row is added."""
@@ -58,6 +80,8 @@ class Widget:
     display: Cell | None = None
     """Read-only display (computed, autonumber, and read-only fields)."""
     ref_title: str = ""
+    hide_label: bool = False
+    """The section heading already says it (a "Contacts" section holding only the contacts table)."""
     columns: list[Widget] = field(default_factory=list)
     """child_table: one header widget per column."""
     rows: list[list[Widget]] = field(default_factory=list)
@@ -122,14 +146,18 @@ class WidgetFactory:
         elif f.type in ("integer", "decimal", "money", "percent"):
             w.attrs = _number_attrs(f)
         elif f.type in ("text", "long_text"):
-            w.attrs = {k: v for k, v in (("maxlength", f.opt("max_length")), ("minlength", f.opt("min_length"))) if v}
+            w.attrs = {
+                k: v for k, v in (("maxlength", f.opt("max_length")), ("minlength", f.opt("min_length"))) if v
+            }
         elif f.type == "cn_id":
             w.attrs = {"maxlength": 18, "autocomplete": "off"}
         elif f.type == "rating":
             w.attrs = {"scale": f.opt("scale", 5)}
         elif f.type in ("file", "image"):
-            w.attrs = {"max_files": f.opt("max_files", 10), "accept": ",".join(f.opt("accept", []))
-                       or ("image/*" if f.type == "image" else "")}
+            w.attrs = {
+                "max_files": f.opt("max_files", 10),
+                "accept": ",".join(f.opt("accept", [])) or ("image/*" if f.type == "image" else ""),
+            }
         elif f.type == "region":
             parts = list(w.value or [])
             w.value = parts + [""] * (max(3, len(parts)) - len(parts))
@@ -140,14 +168,19 @@ class WidgetFactory:
         f = w.field
         w.columns = [self.build(c, "", None, {}, name=f"{w.name}.{ROW_TOKEN}.{c.name}") for c in f.children]
         w.template_row = [
-            self.build(c, _empty_value(c), None, {}, name=f"{w.name}.{ROW_TOKEN}.{c.name}") for c in f.children
+            self.build(c, _empty_value(c), None, {}, name=f"{w.name}.{ROW_TOKEN}.{c.name}")
+            for c in f.children
         ]
         w.rows = []
         for i, row in enumerate(w.value or []):
-            w.rows.append([
-                self.build(c, row.get(c.name, _empty_value(c)), None, errors, name=f"{w.name}.{i}.{c.name}")
-                for c in f.children
-            ])
+            w.rows.append(
+                [
+                    self.build(
+                        c, row.get(c.name, _empty_value(c)), None, errors, name=f"{w.name}.{i}.{c.name}"
+                    )
+                    for c in f.children
+                ]
+            )
 
     def option_choices(self, set_id: str | None, current: Any) -> list[Choice]:
         """Options in tree order with depth (patient sources: 义诊 > 讲座); inactive ones only if chosen."""

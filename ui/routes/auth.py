@@ -19,8 +19,15 @@ LANG_COOKIE_AGE = 365 * 24 * 3600
 def login_page(request: Request, next: str = "/") -> Response:
     if optional_user(request) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    return render(request, "login.html", None, next_url=safe_next(next), username="", error=None,
-                  page_title="login.title")
+    return render(
+        request,
+        "login.html",
+        None,
+        next_url=safe_next(next),
+        username="",
+        error=None,
+        page_title="login.title",
+    )
 
 
 @router.post("/login")
@@ -33,8 +40,16 @@ async def login(request: Request) -> Response:
     user = tessera(request).users.authenticate(username, password) if username and password else None
     if user is None:
         error = t(lang, "login.failed" if username and password else "login.missing")
-        return render(request, "login.html", None, status=401, next_url=next_url, username=username, error=error,
-                      page_title="login.title")
+        return render(
+            request,
+            "login.html",
+            None,
+            status=401,
+            next_url=next_url,
+            username=username,
+            error=error,
+            page_title="login.title",
+        )
     request.session.clear()
     request.session["user_id"] = user.id
     rotate_csrf_token(request)

@@ -36,6 +36,8 @@ from ui.widgets import Choice, WidgetFactory
 router = APIRouter()
 UI_ONLY_PARAMS = frozenset({"lang", "month", "form"})
 KANBAN_LIMIT = 30
+LANE_COLORS = ("#2f6fde", "#0f8b8d", "#d9822b", "#7e57c2", "#c2185b", "#2e7d4f", "#3f51b5", "#8d6e63")
+"""Lane accents for options without a colour of their own, so neighbouring columns stay distinguishable."""
 CALENDAR_LIMIT = 200
 
 
@@ -88,7 +90,9 @@ def _view_sort(view: View | None) -> str | None:
     return ",".join(("-" if s.get("desc") else "") + s["field"] for s in specs) or None
 
 
-def build_query(entity: Entity, view: View | None, params: list[tuple[str, str]], *, limit: int | None = None) -> ListQuery:
+def build_query(
+    entity: Entity, view: View | None, params: list[tuple[str, str]], *, limit: int | None = None
+) -> ListQuery:
     effective = list(params)
     keys = {k for k, _ in params}
     if "sort" not in keys and _view_sort(view):
@@ -104,20 +108,29 @@ def build_query(entity: Entity, view: View | None, params: list[tuple[str, str]]
 def _view_crumbs(lang: str, entity: Entity, view: View | None) -> list[Crumb]:
     crumbs = [Crumb(t(lang, "nav.home"), "/"), Crumb(entity.label_in(lang))]
     if view is not None and view.opt("label"):
-        crumbs[-1].href = None
         crumbs.append(Crumb(label_text(view.opt("label"), lang)))
     return crumbs
 
 
 def _sibling_views(tessera: Tessera, entity: Entity, lang: str, current: View | None) -> list[dict[str, Any]]:
     """Other views of the same entity (list / board / calendar) as switcher tabs."""
-    views = [v for v in tessera.registry.views.values() if v.entity == entity.id]
+    order = {"list": 0, "kanban": 1, "calendar": 2}
+    views = sorted(
+        (v for v in tessera.registry.views.values() if v.entity == entity.id),
+        key=lambda v: order.get(v.type, 3),
+    )
     if len(views) < 2:
         return []
     icons = {"list": "bi-list-ul", "kanban": "bi-kanban", "calendar": "bi-calendar3"}
-    return [{"href": f"/v/{v.id}", "label": label_text(v.opt("label"), lang) or t(lang, f"view.{v.type}"),
-             "icon": icons.get(v.type, "bi-list-ul"), "active": current is not None and v.id == current.id}
-            for v in views]
+    return [
+        {
+            "href": f"/v/{v.id}",
+            "label": label_text(v.opt("label"), lang) or t(lang, f"view.{v.type}"),
+            "icon": icons.get(v.type, "bi-list-ul"),
+            "active": current is not None and v.id == current.id,
+        }
+        for v in views
+    ]
 
 
 @router.get("/v/{view_id}")
@@ -142,7 +155,9 @@ def entity_list(entity_id: str, request: Request) -> Response:
 
 
 # list -------------------------------------------------------------------------------------------
-def list_page(request: Request, user: User, app: Tessera, entity: Entity, view: View | None, base: str) -> HTMLResponse:
+def list_page(
+    request: Request, user: User, app: Tessera, entity: Entity, view: View | None, base: str
+) -> HTMLResponse:
     ctx = ui_context(request, user)
     lang = ctx.lang
     params = _params(request)
@@ -159,42 +174,70 @@ def list_page(request: Request, user: User, app: Tessera, entity: Entity, view: 
         query = ListQuery()
         page = Page([], None, 0, True, 25)
     lookups = Lookups(app, ctx).prime(columns, page.items)
-    title_field = entity.title_field if any(c.name == entity.title_field for c in columns) else columns[0].name
+    title_field = (
+        entity.title_field if any(c.name == entity.title_field for c in columns) else columns[0].name
+    )
     rows = [
-        {"href": f"/r/{entity.id}/{item['id']}",
-         "cells": [display(c, item.get(c.name), lang, app.registry, lookups) for c in columns]}
+        {
+            "id": item["id"],
+            "href": f"/r/{entity.id}/{item['id']}",
+            "cells": [display(c, item.get(c.name), lang, app.registry, lookups) for c in columns],
+        }
         for item in page.items
     ]
     sort = dict(query.sort[:1])
     header = [
-        Column(c, c.label_in(lang), c.type in ("integer", "decimal", "money", "percent"),
-               _url(base, params, ("cursor",), sort=("-" if sort.get(c.name) is False else "") + c.name)
-               if _sortable(c) else None,
-               ("desc" if sort[c.name] else "asc") if c.name in sort else None)
+        Column(
+            c,
+            c.label_in(lang),
+            c.type in ("integer", "decimal", "money", "percent"),
+            _url(base, params, ("cursor",), sort=("-" if sort.get(c.name) is False else "") + c.name)
+            if _sortable(c)
+            else None,
+            ("desc" if sort[c.name] else "asc") if c.name in sort else None,
+        )
         for c in columns
     ]
     context = {
-        "entity": entity, "view": view, "base": base, "columns": header, "rows": rows, "title_field": title_field,
-        "page": page, "problem": problem,
+        "entity": entity,
+        "view": view,
+        "base": base,
+        "columns": header,
+        "rows": rows,
+        "title_field": title_field,
+        "page": page,
+        "problem": problem,
         "next_url": _url(base, params, (), cursor=page.next_cursor) if page.next_cursor else None,
         "first_url": _url(base, params, ("cursor",)) if any(k == "cursor" for k, _ in params) else None,
         "total_text": _total_text(lang, page),
+        "sort_param": dict(params).get("sort", ""),
     }
     if is_htmx(request) and request.headers.get("HX-Target") == "list-results":
         return HTMLResponse(render_fragment(request, "partials/list_results.html", user, **context))
     search_fields = [entity.field(n) for n in (view.opt("search_fields", []) if view else [])] or [
-        entity.field(entity.title_field)]
+        entity.field(entity.title_field)
+    ]
     form_id = (view.opt("form") if view else None) or ""
     title = label_text(view.opt("label"), lang) if view and view.opt("label") else entity.label_in(lang)
     return render(
-        request, "list.html", user, active_view=view.id if view else None, active_entity=entity.id,
-        crumbs=_view_crumbs(lang, entity, view), page_title=title, title=title,
-        quick_filters=_quick_filters(app, ctx, entity, view, params), q=request.query_params.get("q", ""),
-        sort_param=request.query_params.get("sort", ""),
-        search_placeholder=t(lang, "list.search_placeholder",
-                             fields="、".join(f.label_in(lang) for f in search_fields if f is not None)),
+        request,
+        "list.html",
+        user,
+        active_view=view.id if view else None,
+        active_entity=entity.id,
+        crumbs=_view_crumbs(lang, entity, view),
+        page_title=title,
+        title=title,
+        quick_filters=_quick_filters(app, ctx, entity, view, params),
+        q=request.query_params.get("q", ""),
+        search_placeholder=t(
+            lang,
+            "list.search_placeholder",
+            fields=t(lang, "list.joiner").join(f.label_in(lang) for f in search_fields if f is not None),
+        ),
         new_url=f"/r/{entity.id}/new" + (f"?form={form_id}" if form_id else ""),
-        views=_sibling_views(app, entity, lang, view), **context,
+        views=_sibling_views(app, entity, lang, view),
+        **context,
     )
 
 
@@ -226,15 +269,27 @@ def _quick_filters(
         if f.type == "boolean":
             out.append(QuickFilter(name, label, "boolean", current.get(name, "")))
         elif f.type == "select":
-            out.append(QuickFilter(name, label, "select", current.get(name, ""), factory.option_choices(f.opt("option_set"), None)))
+            out.append(
+                QuickFilter(
+                    name,
+                    label,
+                    "select",
+                    current.get(name, ""),
+                    factory.option_choices(f.opt("option_set"), None),
+                )
+            )
         elif f.type == "user":
             out.append(QuickFilter(name, label, "select", current.get(name, ""), factory.user_choices()))
         elif f.type == "department":
-            out.append(QuickFilter(name, label, "select", current.get(name, ""), factory.department_choices()))
+            out.append(
+                QuickFilter(name, label, "select", current.get(name, ""), factory.department_choices())
+            )
         elif f.type in ("multiselect", "tags"):
             key = f"{name}__contains"
             choices = factory.option_choices(f.opt("option_set"), None) if f.type == "multiselect" else []
-            out.append(QuickFilter(key, label, "select" if choices else "text", current.get(key, ""), choices))
+            out.append(
+                QuickFilter(key, label, "select" if choices else "text", current.get(key, ""), choices)
+            )
         elif "contains" in field_type(f).filter_ops:
             key = f"{name}__contains"
             out.append(QuickFilter(key, label, "text", current.get(key, "")))
@@ -255,31 +310,61 @@ def kanban_page(request: Request, user: User, app: Tessera, entity: Entity, view
     base_query = build_query(entity, view, params, limit=KANBAN_LIMIT)
     oset = app.registry.option_sets.get(group.opt("option_set") or "")
     lanes: list[dict[str, Any]] = []
-    options = [(o.value, label_text(o.label, lang), o.color) for o, _ in oset.flat() if o.active] if oset else []
+    options = (
+        [(o.value, label_text(o.label, lang), o.color) for o, _ in oset.flat() if o.active] if oset else []
+    )
     columns = [c for c in layout.list_columns(entity, view) if c.name not in (entity.title_field, group.name)]
     lookups = Lookups(app, ctx)
-    for value, label, color in [*options, (None, t(lang, "kanban.unset"), None)]:
+    for index, (value, label, color) in enumerate([*options, (None, t(lang, "kanban.unset"), None)]):
         flt = Filter(group.name, "eq", value) if value is not None else Filter(group.name, "empty", True)
         page = app.records.list(entity.id, replace(base_query, filters=[*base_query.filters, flt]), ctx)
         if value is None and not page.items:
             continue
         lookups.prime(columns, page.items)
         cards = [
-            {"id": item["id"], "version": item["version"], "href": f"/r/{entity.id}/{item['id']}",
-             "title": _record_title(entity, item),
-             "cells": [(c.label_in(lang), display(c, item.get(c.name), lang, app.registry, lookups)) for c in columns]}
+            {
+                "id": item["id"],
+                "version": item["version"],
+                "href": f"/r/{entity.id}/{item['id']}",
+                "title": _record_title(entity, item),
+                "cells": [
+                    (c.label_in(lang), display(c, item.get(c.name), lang, app.registry, lookups))
+                    for c in columns
+                ],
+            }
             for item in page.items
         ]
         more = (page.total or 0) - len(cards) if page.total is not None else 0
-        lanes.append({"value": value or "", "label": label, "color": css_color(color), "cards": cards,
-                      "total": page.total, "exact": page.total_is_exact, "more": max(more, 0)})
+        accent = css_color(color) or (LANE_COLORS[index % len(LANE_COLORS)] if value is not None else None)
+        lanes.append(
+            {
+                "value": value or "",
+                "label": label,
+                "color": accent,
+                "cards": cards,
+                "total": page.total,
+                "exact": page.total_is_exact,
+                "more": max(more, 0),
+            }
+        )
     title = label_text(view.opt("label"), lang) or entity.label_in(lang)
     return render(
-        request, "kanban.html", user, active_view=view.id, active_entity=entity.id,
-        crumbs=_view_crumbs(lang, entity, view), page_title=title, title=title, entity=entity, view=view,
-        lanes=lanes, q=request.query_params.get("q", ""), group=group,
+        request,
+        "kanban.html",
+        user,
+        active_view=view.id,
+        active_entity=entity.id,
+        crumbs=_view_crumbs(lang, entity, view),
+        page_title=title,
+        title=title,
+        entity=entity,
+        view=view,
+        lanes=lanes,
+        q=request.query_params.get("q", ""),
+        group=group,
         new_url=f"/r/{entity.id}/new" + (f"?form={view.opt('form')}" if view.opt("form") else ""),
-        views=_sibling_views(app, entity, lang, view), move_url=f"/v/{view.id}/move",
+        views=_sibling_views(app, entity, lang, view),
+        move_url=f"/v/{view.id}/move",
     )
 
 
@@ -319,35 +404,73 @@ def calendar_page(request: Request, user: User, app: Tessera, entity: Entity, vi
     query.filters.append(parse_filter(entity, date_field.name, "between", bounds))
     query.sort = [(date_field.name, False)]
     page = app.records.list(entity.id, query, ctx)
-    columns = [c for c in layout.list_columns(entity, view) if c.name not in (entity.title_field, date_field.name)]
+    columns = [
+        c for c in layout.list_columns(entity, view) if c.name not in (entity.title_field, date_field.name)
+    ]
     lookups = Lookups(app, ctx).prime(columns, page.items)
     by_day: dict[date, list[dict[str, Any]]] = {}
     for item in page.items:
         day, time_text = _day_of(item.get(date_field.name), is_datetime)
         if day is None or not start <= day <= end:
             continue
-        badge = next((display(c, item.get(c.name), lang, app.registry, lookups) for c in columns
-                      if c.type == "select" and item.get(c.name)), None)
-        by_day.setdefault(day, []).append({"href": f"/r/{entity.id}/{item['id']}", "title": _record_title(entity, item),
-                                           "time": time_text, "badge": badge})
+        badge = next(
+            (
+                display(c, item.get(c.name), lang, app.registry, lookups)
+                for c in columns
+                if c.type == "select" and item.get(c.name)
+            ),
+            None,
+        )
+        by_day.setdefault(day, []).append(
+            {
+                "href": f"/r/{entity.id}/{item['id']}",
+                "title": _record_title(entity, item),
+                "time": time_text,
+                "badge": badge,
+            }
+        )
     weeks = []
     for week in range((end - start).days // 7 + 1):
         days = [start + timedelta(days=week * 7 + i) for i in range(7)]
-        weeks.append([{"date": d, "in_month": d.month == first.month, "today": d == today,
-                       "entries": by_day.get(d, [])} for d in days])
+        weeks.append(
+            [
+                {
+                    "date": d,
+                    "in_month": d.month == first.month,
+                    "today": d == today,
+                    "entries": by_day.get(d, []),
+                }
+                for d in days
+            ]
+        )
     prev_month = (first - timedelta(days=1)).replace(day=1)
     next_month = last + timedelta(days=1)
     title = label_text(view.opt("label"), lang) or entity.label_in(lang)
     agenda = [(d, by_day[d]) for d in sorted(by_day) if d.month == first.month]
     return render(
-        request, "calendar.html", user, active_view=view.id, active_entity=entity.id,
-        crumbs=_view_crumbs(lang, entity, view), page_title=title, title=title, entity=entity, view=view,
-        weeks=weeks, agenda=agenda, month_title=month_label(first, lang), weekdays=t(lang, "calendar.weekdays").split(","),
-        prev_url=f"/v/{view.id}?month={prev_month:%Y-%m}", next_url=f"/v/{view.id}?month={next_month:%Y-%m}",
-        this_url=f"/v/{view.id}", truncated=page.next_cursor is not None, limit=CALENDAR_LIMIT,
+        request,
+        "calendar.html",
+        user,
+        active_view=view.id,
+        active_entity=entity.id,
+        crumbs=_view_crumbs(lang, entity, view),
+        page_title=title,
+        title=title,
+        entity=entity,
+        view=view,
+        weeks=weeks,
+        agenda=agenda,
+        month_title=month_label(first, lang),
+        weekdays=t(lang, "calendar.weekdays").split(","),
+        prev_url=f"/v/{view.id}?month={prev_month:%Y-%m}",
+        next_url=f"/v/{view.id}?month={next_month:%Y-%m}",
+        this_url=f"/v/{view.id}",
+        truncated=page.next_cursor is not None,
+        limit=CALENDAR_LIMIT,
         new_url=f"/r/{entity.id}/new" + (f"?form={view.opt('form')}" if view.opt("form") else ""),
-        views=_sibling_views(app, entity, lang, view), q=request.query_params.get("q", ""),
-        month_param=f"{first:%Y-%m}",
+        views=_sibling_views(app, entity, lang, view),
+        q=request.query_params.get("q", ""),
+        today=today,
     )
 
 
@@ -368,4 +491,3 @@ def _day_of(value: Any, is_datetime: bool) -> tuple[date | None, str]:
         return date.fromisoformat(value[:10]), ""
     except ValueError:
         return None, ""
-

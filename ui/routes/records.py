@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from runtime.api.deps import optional_user
 from runtime.api.deps import record_id as parse_record_id
 from runtime.api.deps import tessera as get_tessera
 from runtime.blueprints.model import Entity, Form
@@ -24,7 +25,7 @@ from runtime.records.query import Filter, ListQuery
 from runtime.services import Tessera
 from runtime.validation.errors import FieldError
 from ui import layout
-from ui.formatting import system_value
+from ui.formatting import display, system_value
 from ui.forms import ParsedForm, friendly_errors, read_post, read_value, widget_values
 from ui.i18n import t
 from ui.lookups import Lookups
@@ -67,7 +68,9 @@ def new_record(entity_id: str, request: Request) -> Response:
             value, _, error = read_value(f, request.query_params.getlist(f.name), ctx.lang)
             if error is None and value is not None:
                 values[f.name] = value
-    return _form_page(request, user, app, ctx, entity, form, widget_values(entity.fields, values), values, None, [])
+    return _form_page(
+        request, user, app, ctx, entity, form, widget_values(entity.fields, values), values, None, []
+    )
 
 
 @router.post("/r/{entity_id}/new")
@@ -99,7 +102,9 @@ def edit_record(entity_id: str, rid: str, request: Request) -> Response:
     entity = app.registry.entity(entity_id)
     record = app.records.get(entity.id, parse_record_id(rid), ctx)
     form = layout.resolve_form(app.registry, entity, request.query_params.get("form"))
-    return _form_page(request, user, app, ctx, entity, form, widget_values(entity.fields, record), record, record, [])
+    return _form_page(
+        request, user, app, ctx, entity, form, widget_values(entity.fields, record), record, record, []
+    )
 
 
 @router.post("/r/{entity_id}/{rid}/edit")
@@ -119,8 +124,9 @@ async def update_record(entity_id: str, rid: str, request: Request) -> Response:
         errors = _preview_errors(app, ctx, entity, parsed, payload, states, record)
     else:
         try:
-            saved = app.records.update(entity.id, ident, payload, ctx, expected_version=version,
-                                       form_id=form.id if form else None)
+            saved = app.records.update(
+                entity.id, ident, payload, ctx, expected_version=version, form_id=form.id if form else None
+            )
         except StaleVersion as exc:
             stale = exc.current_version
         except RecordInvalid as exc:
@@ -130,8 +136,20 @@ async def update_record(entity_id: str, rid: str, request: Request) -> Response:
             return RedirectResponse(f"/r/{entity.id}/{ident}", status_code=303)
     values = {**widget_values(entity.fields, record), **parsed.raw}
     shown = {**record, "version": version or record["version"]}
-    return _form_page(request, user, app, ctx, entity, form, values, {**record, **parsed.data}, shown, errors,
-                      status=409 if stale else 422, stale_version=stale)
+    return _form_page(
+        request,
+        user,
+        app,
+        ctx,
+        entity,
+        form,
+        values,
+        {**record, **parsed.data},
+        shown,
+        errors,
+        status=409 if stale else 422,
+        stale_version=stale,
+    )
 
 
 def _posted_version(post: FormData) -> int | None:
@@ -140,7 +158,12 @@ def _posted_version(post: FormData) -> int | None:
 
 
 def _read_submission(
-    app: Tessera, ctx: Context, entity: Entity, form: Form | None, post: FormData, record: dict[str, Any] | None
+    app: Tessera,
+    ctx: Context,
+    entity: Entity,
+    form: Form | None,
+    post: FormData,
+    record: dict[str, Any] | None,
 ) -> tuple[ParsedForm, dict[str, Any], dict[str, Any]]:
     """Parse the post; keep only fields the user could edit (visible and not read-only right now)."""
     tabs = layout.form_layout(entity, form, ctx.lang)
@@ -149,7 +172,8 @@ def _read_submission(
     base = _editable_values(entity, record) if record else {}
     state = app.records.form_state(entity.id, {**base, **parsed.data}, ctx, form_id=form.id if form else None)
     payload = {
-        name: value for name, value in parsed.data.items()
+        name: value
+        for name, value in parsed.data.items()
         if state.states[name].visible and not state.states[name].read_only
     }
     return parsed, payload, state.states
@@ -160,8 +184,13 @@ def _editable_values(entity: Entity, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _preview_errors(
-    app: Tessera, ctx: Context, entity: Entity, parsed: ParsedForm, payload: dict[str, Any],
-    states: dict[str, Any], record: dict[str, Any] | None,
+    app: Tessera,
+    ctx: Context,
+    entity: Entity,
+    parsed: ParsedForm,
+    payload: dict[str, Any],
+    states: dict[str, Any],
+    record: dict[str, Any] | None,
 ) -> list[FieldError]:
     """All problems at once when some input could not even be read (nothing is saved).
 
@@ -172,9 +201,15 @@ def _preview_errors(
     bad = {e.field for e in parsed.errors}
     bad_top = {key.split(".")[0] for key in bad}
     readable = {k: v for k, v in payload.items() if k not in bad_top}
-    candidate = {**_editable_values(entity, record), **readable} if record else apply_defaults(entity, readable, app.clock)
+    candidate = (
+        {**_editable_values(entity, record), **readable}
+        if record
+        else apply_defaults(entity, readable, app.clock)
+    )
     errors = list(parsed.errors)
-    for e in friendly_errors(app.registry.validator(entity.id).errors(candidate, ctx.lang), candidate, ctx.lang):
+    for e in friendly_errors(
+        app.registry.validator(entity.id).errors(candidate, ctx.lang), candidate, ctx.lang
+    ):
         if e.field.split(".")[0] not in bad_top:
             errors.append(e)
     seen = {e.field for e in errors}
@@ -185,34 +220,67 @@ def _preview_errors(
 
 
 def _form_page(
-    request: Request, user: User, app: Tessera, ctx: Context, entity: Entity, form: Form | None,
-    values: dict[str, Any], data: dict[str, Any], record: dict[str, Any] | None, errors: list[FieldError],
-    *, status: int = 200, stale_version: int | None = None,
+    request: Request,
+    user: User,
+    app: Tessera,
+    ctx: Context,
+    entity: Entity,
+    form: Form | None,
+    values: dict[str, Any],
+    data: dict[str, Any],
+    record: dict[str, Any] | None,
+    errors: list[FieldError],
+    *,
+    status: int = 200,
+    stale_version: int | None = None,
 ) -> HTMLResponse:
     lang = ctx.lang
     tabs = layout.form_layout(entity, form, lang)
-    state = app.records.form_state(entity.id, {k: v for k, v in data.items() if k in entity.field_names}, ctx,
-                                   form_id=form.id if form else None)
+    state = app.records.form_state(
+        entity.id,
+        {k: v for k, v in data.items() if k in entity.field_names},
+        ctx,
+        form_id=form.id if form else None,
+    )
     lookups = Lookups(app, ctx).prime(entity.fields, [data])
-    tab_models, summary = build_form_tabs(app, ctx, entity, tabs, values, state.states, state.computed, record,
-                                          errors, lookups)
+    tab_models, summary = build_form_tabs(
+        app, ctx, entity, tabs, values, state.states, state.computed, record, errors, lookups
+    )
     is_edit = record is not None and "id" in record
     if is_edit:
         assert record is not None
         title = t(lang, "form.edit_title", entity=entity.label_in(lang))
         action = f"/r/{entity.id}/{record['id']}/edit{_form_query(form)}"
         cancel = f"/r/{entity.id}/{record['id']}"
-        crumbs = _crumbs(app, entity, lang, Crumb(_title(entity, record), cancel), Crumb(t(lang, "detail.edit")))
+        crumbs = _crumbs(
+            app, entity, lang, Crumb(_title(entity, record), cancel), Crumb(t(lang, "detail.edit"))
+        )
     else:
         title = t(lang, "form.new_title", entity=entity.label_in(lang))
         action = f"/r/{entity.id}/new{_form_query(form)}"
         cancel = list_url(app, entity)
         crumbs = _crumbs(app, entity, lang, Crumb(t(lang, "list.new")))
     return render(
-        request, "form.html", user, status=status, active_entity=entity.id, crumbs=crumbs,
-        page_title=title, heading=title, entity=entity, form=form, tabs=tab_models, summary=summary,
-        action=action, evaluate_url=f"/r/{entity.id}/_form{_form_query(form)}", cancel_url=cancel,
-        record=record if is_edit else None, stale_version=stale_version,
+        request,
+        "form.html",
+        user,
+        status=status,
+        active_entity=entity.id,
+        crumbs=crumbs,
+        page_title=title,
+        heading=title,
+        entity=entity,
+        form=form,
+        tabs=tab_models,
+        summary=summary,
+        action=action,
+        evaluate_url=f"/r/{entity.id}/_form{_form_query(form)}",
+        cancel_url=cancel,
+        record=record if is_edit else None,
+        stale_version=stale_version,
+        active_tab=next(
+            (m.key for m in tab_models if m.error_count), tab_models[0].key if tab_models else ""
+        ),
     )
 
 
@@ -224,7 +292,9 @@ async def evaluate_form(entity_id: str, request: Request) -> Response:
     Only small parts are replaced (a state list read by tessera.js and the computed value boxes),
     never an input, so the field being typed in keeps its focus and caret.
     """
-    user = require_user(request)
+    user = optional_user(request)
+    if user is None:  # the session ran out mid-typing: stay on the page, the save will ask to sign in
+        return Response(status_code=204)
     app, ctx = get_tessera(request), ui_context(request, user)
     entity = app.registry.entity(entity_id)
     form = layout.resolve_form(app.registry, entity, request.query_params.get("form"))
@@ -234,18 +304,19 @@ async def evaluate_form(entity_id: str, request: Request) -> Response:
     parsed = read_post([f for f in fields if layout.editable(f)], post, ctx.lang)
     base: dict[str, Any] = {}
     raw_id = post.get("_record")
-    if isinstance(raw_id, str) and raw_id.isdigit():
-        base = _editable_values(entity, app.records.get(entity.id, int(raw_id), ctx))
+    if isinstance(raw_id, str) and raw_id:
+        base = _editable_values(entity, app.records.get(entity.id, parse_record_id(raw_id), ctx))
     state = app.records.form_state(entity.id, {**base, **parsed.data}, ctx, form_id=form.id if form else None)
     lookups = Lookups(app, ctx)
-    from ui.formatting import display
-
     shown = computed_json(entity, state.computed)
     computed_cells = {
-        f.name: display(f, shown.get(f.name), ctx.lang, app.registry, lookups) for f in fields if f.type == "computed"
+        f.name: display(f, shown.get(f.name), ctx.lang, app.registry, lookups)
+        for f in fields
+        if f.type == "computed"
     }
-    html = render_fragment(request, "partials/form_state.html", user, fields=fields, states=state.states,
-                           computed=computed_cells)
+    html = render_fragment(
+        request, "partials/form_state.html", user, fields=fields, states=state.states, computed=computed_cells
+    )
     return HTMLResponse(html)
 
 
@@ -271,40 +342,71 @@ async def delete_record(entity_id: str, rid: str, request: Request) -> Response:
         app.records.delete(entity.id, ident, ctx, expected_version=version)
     except StaleVersion:
         fresh = app.records.get(entity.id, ident, ctx)
-        return _detail_page(request, user, app, ctx, entity, fresh, status=409,
-                            problem=t(ctx.lang, "detail.stale_delete"))
+        return _detail_page(
+            request, user, app, ctx, entity, fresh, status=409, problem=t(ctx.lang, "detail.stale_delete")
+        )
     except Conflict as exc:
-        return _detail_page(request, user, app, ctx, entity, record, status=409,
-                            problem=t(ctx.lang, "detail.delete_refused", reason=exc.message))
+        return _detail_page(
+            request,
+            user,
+            app,
+            ctx,
+            entity,
+            record,
+            status=409,
+            problem=t(ctx.lang, "detail.delete_refused", reason=exc.message),
+        )
     flash(request, "success", t(ctx.lang, "detail.deleted", title=_title(entity, record)))
     return RedirectResponse(list_url(app, entity), status_code=303)
 
 
 def _detail_page(
-    request: Request, user: User, app: Tessera, ctx: Context, entity: Entity, record: dict[str, Any],
-    *, status: int = 200, problem: str | None = None,
+    request: Request,
+    user: User,
+    app: Tessera,
+    ctx: Context,
+    entity: Entity,
+    record: dict[str, Any],
+    *,
+    status: int = 200,
+    problem: str | None = None,
 ) -> HTMLResponse:
     lang = ctx.lang
     form = layout.resolve_form(app.registry, entity, request.query_params.get("form"))
     tabs = layout.form_layout(entity, form, lang)
-    state = app.records.form_state(entity.id, _editable_values(entity, record), ctx, form_id=form.id if form else None)
+    state = app.records.form_state(
+        entity.id, _editable_values(entity, record), ctx, form_id=form.id if form else None
+    )
     lookups = Lookups(app, ctx).prime(entity.fields, [record])
     title = _title(entity, record)
-    stamps = {k: system_value(k, record.get(k), lookups) for k in ("created_at", "created_by", "updated_at",
-                                                                    "updated_by", "owner_id")}
+    stamps = {
+        k: system_value(k, record.get(k), lookups)
+        for k in ("created_at", "created_by", "updated_at", "updated_by", "owner_id")
+    }
     return render(
-        request, "detail.html", user, status=status, active_entity=entity.id,
-        crumbs=_crumbs(app, entity, lang, Crumb(title)), page_title=title, title=title, entity=entity,
-        record=record, tabs=build_detail_tabs(app, ctx, entity, tabs, record, state.states, lookups),
-        stamps=stamps, problem=problem, edit_url=f"/r/{entity.id}/{record['id']}/edit{_form_query(form)}",
-        back_url=list_url(app, entity), related=_related(app, ctx, entity, record, lookups),
+        request,
+        "detail.html",
+        user,
+        status=status,
+        active_entity=entity.id,
+        crumbs=_crumbs(app, entity, lang, Crumb(title)),
+        page_title=title,
+        title=title,
+        entity=entity,
+        record=record,
+        tabs=build_detail_tabs(app, ctx, entity, tabs, record, state.states, lookups),
+        stamps=stamps,
+        problem=problem,
+        edit_url=f"/r/{entity.id}/{record['id']}/edit{_form_query(form)}",
+        back_url=list_url(app, entity),
+        related=_related(app, ctx, entity, record, lookups),
     )
 
 
-def _related(app: Tessera, ctx: Context, entity: Entity, record: dict[str, Any], lookups: Lookups) -> list[dict[str, Any]]:
+def _related(
+    app: Tessera, ctx: Context, entity: Entity, record: dict[str, Any], lookups: Lookups
+) -> list[dict[str, Any]]:
     """Records of other entities that point at this one (a hospital's contacts, visits, ...)."""
-    from ui.formatting import display
-
     out = []
     for other, field_name in app.registry.referencing_fields(entity.id):
         query = ListQuery(filters=[Filter(field_name, "eq", record["id"])], limit=RELATED_LIMIT, count="auto")
@@ -312,17 +414,28 @@ def _related(app: Tessera, ctx: Context, entity: Entity, record: dict[str, Any],
         columns = layout.list_columns(other, app.registry.default_view(other.id))[:4]
         lookups.prime(columns, page.items)
         rows = [
-            {"href": f"/r/{other.id}/{item['id']}", "title": _title(other, item),
-             "cells": [display(c, item.get(c.name), ctx.lang, app.registry, lookups) for c in columns
-                       if c.name != other.title_field]}
+            {
+                "href": f"/r/{other.id}/{item['id']}",
+                "title": _title(other, item),
+                "cells": [
+                    display(c, item.get(c.name), ctx.lang, app.registry, lookups)
+                    for c in columns
+                    if c.name != other.title_field
+                ],
+            }
             for item in page.items
         ]
         field_label = other.field(field_name).label_in(ctx.lang) if other.field(field_name) else field_name
-        out.append({
-            "label": other.label_in(ctx.lang), "via": field_label, "rows": rows, "total": page.total,
-            "exact": page.total_is_exact,
-            "columns": [c.label_in(ctx.lang) for c in columns if c.name != other.title_field],
-            "new_url": f"/r/{other.id}/new?{field_name}={record['id']}",
-            "all_url": f"/r/{other.id}?{field_name}={record['id']}",
-        })
+        out.append(
+            {
+                "label": other.label_in(ctx.lang),
+                "via": field_label,
+                "rows": rows,
+                "total": page.total,
+                "exact": page.total_is_exact,
+                "columns": [c.label_in(ctx.lang) for c in columns if c.name != other.title_field],
+                "new_url": f"/r/{other.id}/new?{field_name}={record['id']}",
+                "all_url": f"/r/{other.id}?{field_name}={record['id']}",
+            }
+        )
     return out
