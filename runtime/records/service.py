@@ -25,6 +25,7 @@ from runtime.records.convert import python_values, record_to_json, row_to_json, 
 from runtime.records.hooks import Hooks, WriteEvent
 from runtime.records.query import (
     COUNT_CAP,
+    Filter,
     ListQuery,
     Page,
     after_clause,
@@ -36,6 +37,7 @@ from runtime.records.query import (
     order_by,
     search_clause,
     simple_after,
+    tighten_for_cursor,
 )
 from runtime.registry import Registry
 from runtime.storage.database import Database
@@ -82,10 +84,15 @@ class RecordsService:
     def list(self, entity_id: str, query: ListQuery, ctx: Context) -> Page:
         entity = self.registry.entity(entity_id)
         table = self.registry.tables[entity_id].main
-        where = self._where(entity, table, query, ctx)
+        where = self._where(entity, table, query.filters, query, ctx)
         sort = full_sort(query.sort)
+        values = decode_cursor(query.cursor, entity, sort) if query.cursor else None
+        page_where = where
+        if values is not None and is_simple_sort(sort):
+            tightened = tighten_for_cursor(query.filters, sort, values)
+            page_where = self._where(entity, table, tightened, query, ctx) if tightened != query.filters else where
         with self.db.read() as conn:
-            rows = self._page_rows(conn, entity, table, where, sort, query)
+            rows = self._page_rows(conn, table, page_where, sort, values, query.limit)
             total, exact = self._count(conn, table, where, query)
         more = len(rows) > query.limit
         rows = rows[: query.limit]
@@ -110,8 +117,10 @@ class RecordsService:
         with self.db.read() as conn:
             return {r.id: str(r[1]) if r[1] is not None else f"#{r.id}" for r in conn.execute(q)}
 
-    def _where(self, entity: Entity, table: sa.Table, query: ListQuery, ctx: Context) -> list[sa.ColumnElement[bool]]:
-        where = [filter_clause(entity, table, f, self.db.dialect) for f in query.filters]
+    def _where(
+        self, entity: Entity, table: sa.Table, filters: list[Filter], query: ListQuery, ctx: Context
+    ) -> list[sa.ColumnElement[bool]]:
+        where = [filter_clause(entity, table, f, self.db.dialect) for f in filters]
         if query.search:
             where.append(search_clause(entity, table, query.search, query.search_fields))
         scope = self.hooks.scope_clause(entity, ctx, table)
@@ -120,10 +129,9 @@ class RecordsService:
         return where
 
     def _page_rows(
-        self, conn: Connection, entity: Entity, table: sa.Table, where: list, sort: list, query: ListQuery
+        self, conn: Connection, table: sa.Table, where: list, sort: list, values: list | None, limit: int
     ) -> list:
-        values = decode_cursor(query.cursor, entity, sort) if query.cursor else None
-        want = query.limit + 1
+        want = limit + 1
         base = sa.select(table)
         if not is_simple_sort(sort):
             q = base.where(*where)
