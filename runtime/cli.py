@@ -7,7 +7,6 @@ a deploy would do in plain words, `deploy` applies it in one transaction.
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import typer
 
 from runtime.blueprints.errors import PackInvalid
 from runtime.config import Settings
+from runtime.identity.policy import generate_password
 from runtime.storage.deploy import DeployRefused
 
 app = typer.Typer(help="Tessera: blueprint packs, database and server.", no_args_is_help=True, add_completion=False)
@@ -22,6 +22,8 @@ db_app = typer.Typer(help="Platform database.", no_args_is_help=True)
 pack_app = typer.Typer(help="Blueprint packs: validate, diff, deploy, list.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(pack_app, name="pack")
+keys_app = typer.Typer(help="Encryption keys of sensitive fields: status, rotate, retire.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 SHIPPED_PACKS = Path(__file__).resolve().parent.parent / "blueprints"
 
@@ -131,7 +133,7 @@ def _ensure_admin(t) -> str | None:  # noqa: ANN001
     """Create the admin account on first run and return its new password (printed once)."""
     if t.users.by_username("admin") is not None:
         return None
-    password = secrets.token_urlsafe(9)
+    password = generate_password()  # meets the password rules, unlike a bare random token
     t.users.create("admin", "系统管理员", password, is_admin=True)
     (t.settings.data_dir / "admin-password.txt").write_text(password + "\n")
     return password
@@ -161,6 +163,79 @@ def serve(
         typer.echo("")
     sys.stdout.flush()
     uvicorn.run(create_app(t), host=host, port=port, log_level="info")
+
+
+@keys_app.command("status")
+def keys_status() -> None:
+    """The keys known, the current one, and how many stored values each key encrypts."""
+    from runtime.security.keys import encrypted_columns, key_usage
+
+    t = _tessera()
+    ring = t.cipher.keys.ring()
+    typer.echo(f"keys from {ring.origin}: current {ring.current}; known {', '.join(sorted(ring.keys))}")
+    with t.db.read() as conn:
+        usage = key_usage(conn, encrypted_columns(conn, t.registry.entities.values()))
+    totals: dict[str, int] = {}
+    for column, counts in usage.items():
+        typer.echo(f"  {column}: " + (", ".join(f"{k} {n}" for k, n in sorted(counts.items())) or "no values"))
+        for k, n in counts.items():
+            totals[k] = totals.get(k, 0) + n
+    typer.echo("values per key: " + (", ".join(f"{k} {n}" for k, n in sorted(totals.items())) or "none"))
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Make a new current key (key file) or adopt TESSERA_FIELD_KEY, then re-encrypt every older value."""
+    from runtime.security.keys import add_key, encrypted_columns, rotate_values
+
+    t = _tessera()
+    provider = t.cipher.keys
+    if provider.key_file is not None:
+        ring = add_key(provider.key_file)
+        provider.reload()
+        typer.echo(f"new current key {ring.current} in {provider.key_file}")
+    else:
+        ring = provider.ring()
+        typer.echo(f"current key {ring.current} (TESSERA_FIELD_KEY)")
+    with t.db.read() as conn:
+        columns = encrypted_columns(conn, t.registry.entities.values())
+    counts = rotate_values(t.db, columns, t.cipher)
+    for name, c in counts.items():
+        typer.echo(f"  {name}: {c.rotated} re-encrypted, {c.current} already under {ring.current}, {c.failed} failed")
+    failures = [f for c in counts.values() for f in c.failures]
+    for failure in failures:
+        typer.echo(f"  cannot re-encrypt {failure}", err=True)
+    if failures:
+        raise typer.Exit(1)
+    old = sorted(k for k in ring.keys if k != ring.current)
+    if old:
+        how = "tessera keys retire " + " / ".join(old) if provider.key_file else "remove TESSERA_FIELD_KEYS_OLD"
+        typer.echo(f"every value is under {ring.current}; the old keys are no longer needed: {how}")
+
+
+@keys_app.command("retire")
+def keys_retire(key_id: str) -> None:
+    """Remove an old key from the key file, refused while any stored value still needs it."""
+    from runtime.security.keys import KeyConfigError, drop_key, encrypted_columns, key_usage
+
+    t = _tessera()
+    if t.cipher.keys.key_file is None:
+        typer.echo("the keys come from the environment: remove the key from TESSERA_FIELD_KEYS_OLD", err=True)
+        raise typer.Exit(2)
+    with t.db.read() as conn:
+        usage = key_usage(conn, encrypted_columns(conn, t.registry.entities.values()))
+    still = {column: counts[key_id] for column, counts in usage.items() if counts.get(key_id)}
+    if still:
+        typer.echo(f"'{key_id}' still encrypts values; run `tessera keys rotate` first:", err=True)
+        for column, n in still.items():
+            typer.echo(f"  {column}: {n}", err=True)
+        raise typer.Exit(2)
+    try:
+        drop_key(t.cipher.keys.key_file, key_id)
+    except KeyConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"key {key_id} removed from {t.cipher.keys.key_file}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import sqlalchemy as sa
 
 from runtime.blueprints.model import Entity, Form, OptionSet, Pack, View, option_from_raw
 from runtime.errors import NotFound
+from runtime.permissions.model import Role
+from runtime.permissions.store import load_roles, sync_shipped_roles
 from runtime.storage import platform_tables as pt
 from runtime.storage.database import Database
 from runtime.storage.deploy import deployed_packs
@@ -33,6 +35,8 @@ class Registry:
         self.views: dict[str, View] = {}
         self.option_sets: dict[str, OptionSet] = {}
         self.tables: dict[str, EntityTables] = {}
+        self.roles: dict[str, Role] = {}
+        """Every role: shipped by packs (upserted into tessera_roles) and created or edited by administrators."""
         self._validators: dict[str, EntityValidator] = {}
         self.generation = 0
         self._stamp: tuple = ()
@@ -45,7 +49,9 @@ class Registry:
         last_deploy = conn.execute(sa.select(sa.func.max(pt.deployments.c.id))).scalar()
         last_edit = conn.execute(sa.select(sa.func.max(pt.option_overrides.c.updated_at))).scalar()
         edits = conn.execute(sa.select(sa.func.count()).select_from(pt.option_overrides)).scalar()
-        return (last_deploy, str(last_edit), edits)
+        last_role = conn.execute(sa.select(sa.func.max(pt.roles.c.updated_at))).scalar()
+        roles = conn.execute(sa.select(sa.func.count()).select_from(pt.roles)).scalar()
+        return (last_deploy, str(last_edit), edits, str(last_role), roles)
 
     def refresh_if_changed(self, min_interval: float = 1.0) -> bool:
         """Reload when another process changed what is deployed; checked at most once per interval.
@@ -65,11 +71,16 @@ class Registry:
         return True
 
     def reload(self) -> None:
-        """Re-read what is deployed; called after every deploy and option-set edit."""
+        """Re-read what is deployed; called after every deploy and option-set or role edit."""
         with self.db.read() as conn:
             stamp = self._read_stamp(conn)
             packs = deployed_packs(conn)
             overrides = {r.option_set_id: r.options for r in conn.execute(sa.select(pt.option_overrides))}
+            roles = load_roles(conn)
+        if sync_shipped_roles(self.db, packs):  # shipped roles new or changed by this deploy
+            with self.db.read() as conn:
+                stamp = (*stamp[:3], *self._read_stamp(conn)[3:])
+                roles = load_roles(conn)
         metadata = sa.MetaData()
         with self._lock:
             self.packs = packs
@@ -89,6 +100,7 @@ class Registry:
                         )
                     self.option_sets[oset.id] = oset
             self.tables = {e.id: build_tables(e, metadata) for e in self.entities.values()}
+            self.roles = roles
             self._validators = {}
             self._stamp = stamp
             self.generation += 1

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+from runtime.audit import AuditTrail
 from runtime.blueprints import Pack, load_pack
 from runtime.clock import Clock, SystemClock
 from runtime.config import Settings
 from runtime.identity.users import Users
+from runtime.oplog import record_operation
+from runtime.params import Params
+from runtime.permissions.enforce import PermissionedRecords, PermissionService
 from runtime.records import Hooks, RecordsService
 from runtime.registry import Registry
+from runtime.security import FieldCipher, KeyProvider
 from runtime.storage import migrate
 from runtime.storage.database import Database
 from runtime.storage.deploy import DeployResult, deploy, known_names
@@ -24,9 +30,17 @@ class Tessera:
         if upgrade:
             migrate.upgrade(self.db)
         self.registry = Registry(self.db)
+        self.cipher = FieldCipher(KeyProvider(settings))  # sensitive fields, encrypted at rest (runtime.security)
         self.hooks = Hooks()
-        self.records = RecordsService(self.db, self.registry, clock=self.clock, hooks=self.hooks)
-        self.users = Users(self.db)
+        self.params = Params(self.db, clock=self.clock)
+        self.hooks.after_write.append(AuditTrail(self.clock, cipher=lambda: getattr(self, "cipher", None)))
+        # permissions: data scopes, masking and write checks inside the records service (runtime/permissions)
+        self.permissions = PermissionService(self.db, self.registry, clock=self.clock)
+        self.permissions.install(self.hooks)
+        self.records: RecordsService = PermissionedRecords(
+            self.db, self.registry, clock=self.clock, hooks=self.hooks, permissions=self.permissions, cipher=self.cipher
+        )
+        self.users = Users(self.db, clock=self.clock)
         self.files = FileStore(self.db, settings.files_dir, self.clock)
 
     def load_pack(self, path: Path | str, *, pack_id_hint: str | None = None) -> Pack:
@@ -35,10 +49,36 @@ class Tessera:
             entities, sets = known_names(conn, excluding=pack_id_hint or Path(path).name)
         return load_pack(path, known_entities=entities, known_option_sets=sets)
 
-    def deploy(self, pack: Pack, *, actor: str = "cli") -> DeployResult:
-        result = deploy(self.db, pack, actor=actor, now=self.clock.now())
+    def deploy(
+        self, pack: Pack, *, actor: str = "cli", actor_id: int | None = None, request_id: str | None = None
+    ) -> DeployResult:
+        who = {"username": actor, "actor_id": actor_id, "request_id": request_id}
+        try:
+            result = deploy(self.db, pack, actor=actor, now=self.clock.now(), cipher=self.cipher)
+        except Exception as exc:
+            detail = {"ok": False, "pack_id": pack.id, "version": pack.version, "error": str(exc)[:2000]}
+            self._log_deploy(who, detail)
+            raise
         self.registry.reload()
+        plan = result.plan
+        detail = {
+            "ok": True,
+            "pack_id": pack.id,
+            "from_version": plan.from_version,
+            "to_version": plan.to_version,
+            "deployment_id": result.deployment_id,
+            "steps": len(plan.steps),
+            "summary": plan.describe()[:200],
+        }
+        self._log_deploy(who, detail)
         return result
+
+    def _log_deploy(self, who: dict, detail: dict) -> None:
+        """Operation log entry for a deploy; never turns a deploy's outcome into a different error."""
+        try:
+            record_operation(self.db, "pack_deploy", **who, detail=detail, at=self.clock.now())
+        except Exception:  # noqa: BLE001
+            logging.getLogger("tessera").exception("could not write the operation log entry of a pack deploy")
 
     def close(self) -> None:
         self.db.dispose()

@@ -89,4 +89,5 @@ def api(server: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server, timeout=30) as client:
         r = client.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
         assert r.status_code == 200, r.text
+        client.headers["X-CSRF-Token"] = r.json()["csrf_token"]  # state-changing session requests need it
         yield client

@@ -27,6 +27,7 @@ def _session(server: str) -> Any:
     session = requests.Session()
     r = session.post(f"{server}/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
     assert r.status_code == 200
+    session.headers["X-CSRF-Token"] = r.json()["csrf_token"]
     return session
 
 

@@ -49,9 +49,11 @@ def test_pl23_every_field_type_gets_a_typed_column(make_tessera: Callable[..., T
         "office": "BIGINT",
         "liaison": "BIGINT",
         "dept": "BIGINT",
-        "phone": "VARCHAR(32)",
         "email": "VARCHAR(254)",
-        "id_number": "VARCHAR(18)",
+        "phone": "TEXT",  # sensitive: ciphertext, plus a keyed blind index for exact-match search
+        "phone__bidx": "VARCHAR(64)",
+        "id_number": "TEXT",
+        "id_number__bidx": "VARCHAR(64)",
         "stars": "SMALLINT",
         "nps": "SMALLINT",
         "net_price": "NUMERIC(20, 2)",

@@ -12,10 +12,21 @@ from collections.abc import Awaitable, Callable
 from importlib.metadata import entry_points
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.middleware.sessions import SessionMiddleware
 
-from runtime.api import routes_auth, routes_files, routes_meta, routes_records
+from runtime import __version__
+from runtime.api import (
+    routes_admin,
+    routes_auth,
+    routes_files,
+    routes_meta,
+    routes_people,
+    routes_records,
+    routes_tokens,
+)
 from runtime.api.errors import install_error_handlers
+from runtime.api.metrics import install_metrics
 from runtime.api.openapi import install_openapi
 from runtime.config import Settings
 from runtime.services import Tessera
@@ -40,6 +51,7 @@ def create_app(tessera: Tessera | None = None, *, extensions: list[Extension] | 
         same_site="lax",
         https_only=False,
     )
+    app.add_middleware(routes_admin.ModuleSwitchGuard)  # inside the request-id middleware: 404s carry the id
 
     @app.middleware("http")
     async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -51,11 +63,27 @@ def create_app(tessera: Tessera | None = None, *, extensions: list[Extension] | 
         return response
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> Response:
+        """Liveness and readiness for load balancers: 200 when the database answers, 503 when not."""
+        try:
+            with tessera.db.read() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            log.warning("health check: database unavailable", exc_info=True)
+            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
 
     install_error_handlers(app)
-    for router in (routes_auth.router, routes_meta.router, routes_records.router, routes_files.router):
+    install_metrics(app, tessera)  # outermost middleware: times everything, serves /metrics
+    for router in (
+        routes_auth.router,
+        routes_meta.router,
+        routes_admin.router,
+        routes_records.router,
+        routes_files.router,
+        routes_tokens.router,
+        routes_people.router,
+    ):
         app.include_router(router)
     install_openapi(app)
     for extension in installed_extensions() if extensions is None else extensions:

@@ -12,11 +12,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime.errorlog import record_error
 from runtime.errors import RecordInvalid, StaleVersion, TesseraError
 
 log = logging.getLogger("tessera.api")
+API_PATHS = ("/api/", "/metrics", "/healthz")
 
 
 def request_id(request: Request) -> str:
@@ -75,7 +79,72 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error [%s]", request_id(request))
-        return error_response(
-            request, 500, "internal", f"an unexpected error occurred; quote request id {request_id(request)} to support"
+        return await unexpected_response(request, exc)
+
+    app.add_middleware(UnexpectedErrorMiddleware)
+
+
+async def unexpected_response(request: Request, exc: BaseException) -> JSONResponse:
+    """The 500 answer: logged with its traceback, stored in the error log, the request id in body and header."""
+    log.error("unhandled error [%s]", request_id(request), exc_info=exc)
+    await log_unexpected(request, exc)
+    response = error_response(
+        request, 500, "internal", f"an unexpected error occurred; quote request id {request_id(request)} to support"
+    )
+    response.headers["X-Request-ID"] = request_id(request)  # answered outside the request-id middleware
+    return response
+
+
+class UnexpectedErrorMiddleware:
+    """Answer an unhandled exception of an API request here, as a normal response.
+
+    Starlette's last-resort handler (where ``Exception`` handlers run) answers and then re-raises, so
+    the server drops the connection and a keep-alive client's next request fails with a reset. Page
+    requests are left to the web UI's error page (ui.errors.PageErrorMiddleware), or to that last resort.
+    """
+
+    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...] = API_PATHS):
+        self.app = app
+        self.prefixes = prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise  # half a response is out: nothing better to do than drop the connection
+            response = await unexpected_response(Request(scope, receive), exc)
+            await response(scope, receive, send)
+
+
+async def log_unexpected(request: Request, exc: BaseException) -> int | None:
+    """Store an unhandled exception in the error log (PL-21); never raises. Also for the UI's error page."""
+    try:
+        app = request.app.state.tessera
+        user = getattr(request.state, "user", None)
+        session = request.scope.get("session") or {}
+        user_id = getattr(user, "id", None) or session.get("user_id")
+        return await run_in_threadpool(
+            record_error,
+            app.db,
+            exc,
+            request_id=request_id(request),
+            method=request.method,
+            path=request.url.path,
+            user_id=user_id,
+            at=app.clock.now(),
         )
+    except Exception:  # noqa: BLE001 - the last-resort handler must answer whatever happens here
+        log.exception("could not write the error log [%s]", request_id(request))
+        return None

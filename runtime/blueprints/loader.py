@@ -7,27 +7,39 @@ with the file, the JSON pointer and a plain message.
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
 
 from runtime.blueprints.errors import PackError, PackInvalid, pointer
 from runtime.blueprints.model import (
     Entity,
     OptionSet,
     Pack,
+    RoleDef,
     View,
     field_from_raw,
     form_from_raw,
     option_from_raw,
+    role_from_raw,
 )
 from runtime.blueprints.references import check_references
-from runtime.blueprints.schema import validator_for
+from runtime.blueprints.schema import FILE_KINDS, SCHEMA_ID, pack_schema, validator_for
 
 MANIFEST = "pack.json"
 MENUS = "menus.json"
-FOLDERS = {"entities": "entity", "forms": "form", "views": "view", "option_sets": "option_set", "demo": "demo_data"}
+FOLDERS = {
+    "entities": "entity",
+    "forms": "form",
+    "views": "view",
+    "option_sets": "option_set",
+    "roles": "role",
+    "demo": "demo_data",
+}
 
 
 class _DuplicateKey(ValueError):
@@ -103,8 +115,24 @@ def _schema_errors(rel: str, doc: Any) -> list[PackError]:
                 rel, "", "unexpected file: packs hold pack.json, menus.json and the folders " + ", ".join(FOLDERS)
             )
         ]
-    found = sorted(validator_for(kind).iter_errors(doc), key=lambda e: list(e.absolute_path))
+    found = sorted(_validator(kind).iter_errors(doc), key=lambda e: list(e.absolute_path))
     return [PackError(rel, pointer(*err.absolute_path), _plain_message(err)) for err in _leaf_errors(found)]
+
+
+def document_errors(kind: str, doc: Any) -> list[tuple[str, str]]:
+    """(JSON pointer, plain message) for each schema error of one document of a file kind (e.g. a role an
+    administrator edits through the API)."""
+    found = sorted(_validator(kind).iter_errors(doc), key=lambda e: list(e.absolute_path))
+    return [(pointer(*err.absolute_path), _plain_message(err)) for err in _leaf_errors(found)]
+
+
+@cache
+def _validator(kind: str) -> Draft202012Validator:
+    """validator_for, plus file kinds defined in the schema document but not (yet) listed in FILE_KINDS."""
+    if kind in FILE_KINDS:
+        return validator_for(kind)
+    registry = Registry().with_resource(SCHEMA_ID, Resource.from_contents(pack_schema()))
+    return Draft202012Validator({"$ref": f"{SCHEMA_ID}#/$defs/{kind}"}, registry=registry)
 
 
 def _leaf_errors(errors: list[ValidationError]) -> list[ValidationError]:
@@ -187,6 +215,7 @@ def _build(documents: dict[str, Any]) -> Pack:
     views: dict[str, View] = {}
     option_sets: dict[str, OptionSet] = {}
     demo = []
+    roles: dict[str, RoleDef] = {}
     for rel, doc in sorted(documents.items()):
         kind = kind_of(rel)
         if kind == "entity":
@@ -202,7 +231,11 @@ def _build(documents: dict[str, Any]) -> Pack:
                 doc["id"],
                 OptionSet(doc["id"], doc["label"], [option_from_raw(o) for o in doc["options"]], doc, pack_id),
             )
+        elif kind == "role":
+            roles.setdefault(doc["id"], role_from_raw(doc, pack_id))
         elif kind == "demo_data":
             demo.append({**doc, "_file": rel})
     menus = documents.get(MENUS, {}).get("menus", [])
-    return Pack(pack_id, manifest["version"], manifest, entities, forms, views, option_sets, menus, demo, documents)
+    return Pack(
+        pack_id, manifest["version"], manifest, entities, forms, views, option_sets, menus, demo, documents, roles
+    )

@@ -177,6 +177,23 @@ class OptionSet:
 
 
 @dataclass
+class RoleDef:
+    """A role shipped in a pack (roles/*.json): its permissions stay raw JSON here; runtime.permissions
+    parses them, and administrators may override them at run time (stored in tessera_roles)."""
+
+    id: str
+    label: Label
+    parent: str | None
+    rights: list[str]
+    permissions: list[dict[str, Any]]
+    raw: dict[str, Any]
+    pack_id: str = ""
+
+    def label_in(self, lang: str) -> str:
+        return label_text(self.label, lang)
+
+
+@dataclass
 class Pack:
     id: str
     version: str
@@ -189,6 +206,7 @@ class Pack:
     demo: list[dict[str, Any]]
     documents: dict[str, Any]
     """Every file of the pack by relative path, exactly as loaded: what deploys store and diffs compare."""
+    roles: dict[str, RoleDef] = field(default_factory=dict)
 
     @property
     def name(self) -> Label:
@@ -212,6 +230,18 @@ def field_from_raw(raw: dict[str, Any]) -> Field:
         label=raw["label"],
         raw=raw,
         children=[field_from_raw(c) for c in raw.get("fields", [])],
+    )
+
+
+def role_from_raw(raw: dict[str, Any], pack_id: str) -> RoleDef:
+    return RoleDef(
+        id=raw["id"],
+        label=raw["label"],
+        parent=raw.get("parent"),
+        rights=list(raw.get("rights", [])),
+        permissions=list(raw.get("permissions", [])),
+        raw=raw,
+        pack_id=pack_id,
     )
 
 

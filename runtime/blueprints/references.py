@@ -37,6 +37,7 @@ class _Checker:
         self.check_option_sets()
         self.check_menus()
         self.check_demo()
+        self.check_roles()
         return self.errors
 
     def file_of(self, folder: str, ident: str) -> str:
@@ -245,6 +246,73 @@ class _Checker:
         for doc in self.pack.demo:
             if doc["entity"] not in self.pack.entities:
                 self.error(doc["_file"], ["entity"], f"the entity '{doc['entity']}' does not exist in this pack")
+
+    # roles ----------------------------------------------------------------------------------
+    def check_roles(self) -> None:
+        roles = self.pack.roles
+        for role in roles.values():
+            file = self.file_of("roles", role.id)
+            for path, message in role_problems(role.raw, self.entities, self.pack.entities, set(roles)):
+                self.error(file, path, message)
+        for role_id in hierarchy_cycles({r.id: r.parent for r in roles.values()}):
+            self.error(self.file_of("roles", role_id), ["parent"], f"the role '{role_id}' is its own ancestor (cycle)")
+
+
+def role_problems(
+    raw: dict, known_entities: set[str], entities: dict[str, Entity], role_ids: set[str]
+) -> list[tuple[list[object], str]]:
+    """Problems of one role document: unknown parent, entity or field (shared by packs and the admin API).
+
+    Fields are checked for entities in `entities`; entities only known by id (other packs) are not.
+    """
+    problems: list[tuple[list[object], str]] = []
+    parent = raw.get("parent")
+    if parent is not None and parent not in role_ids:
+        problems.append((["parent"], f"the parent role '{parent}' does not exist"))
+    for i, perm in enumerate(raw.get("permissions", [])):
+        entity_id = perm.get("entity")
+        fields = perm.get("fields", {})
+        if entity_id == "*":
+            for key in ("read", "write", "masked"):
+                if isinstance(fields.get(key), list):
+                    problems.append((["permissions", i, "fields", key], "field lists need a specific entity, not '*'"))
+            continue
+        if entity_id not in known_entities and entity_id not in entities:
+            problems.append((["permissions", i, "entity"], f"the entity '{entity_id}' does not exist"))
+            continue
+        entity = entities.get(entity_id)
+        if entity is None:
+            continue
+        for key in ("read", "write", "masked"):
+            names = fields.get(key)
+            if not isinstance(names, list):
+                continue
+            for j, name in enumerate(names):
+                if entity.field(name) is None:
+                    problems.append(
+                        (
+                            ["permissions", i, "fields", key, j],
+                            f"the field '{name}' does not exist in entity '{entity_id}'",
+                        )
+                    )
+    return problems
+
+
+def hierarchy_cycles(parents: dict[str, str | None]) -> list[str]:
+    """Role ids that are their own ancestor (sorted); each id in a cycle is reported once."""
+    bad: list[str] = []
+    for start in sorted(parents):
+        seen = {start}
+        current = parents.get(start)
+        while current is not None and current in parents:
+            if current == start:
+                bad.append(start)
+                break
+            if current in seen:
+                break
+            seen.add(current)
+            current = parents.get(current)
+    return bad
 
 
 def kind_id(rel: str, doc: object) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 SCHEMA_ID = "https://tessera.example/schema/pack-v1.json"
-FILE_KINDS = ("manifest", "entity", "form", "view", "option_set", "menus", "demo_data")
+FILE_KINDS = ("manifest", "entity", "form", "view", "option_set", "menus", "demo_data", "role")
 
 
 @cache

@@ -3,6 +3,11 @@
 The migration planner compares signatures, not SQLAlchemy objects: two signatures tell
 whether a change is nothing, a safe widening (VARCHAR(50) -> VARCHAR(200), integer -> decimal)
 or an incompatible change that must not be applied silently.
+
+A `sensitive` field is stored encrypted (runtime.security): its column holds ciphertext, which is
+longer than the value, so it is TEXT whatever the field type, and a second column
+`<field>__bidx` holds a keyed blind index for exact-match search and unique checks. Both facts
+are part of the signature so that the planner sees a field becoming (or ceasing to be) sensitive.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ class StorageType:
     length: int | None = None
     precision: int | None = None
     scale: int | None = None
+    encrypted: bool = False
+    """Ciphertext of a sensitive field (kind is then always text), with a blind-index column beside it."""
 
     def sa_type(self) -> sa.types.TypeEngine:
         match self.kind:
@@ -48,6 +55,8 @@ class StorageType:
         raise ValueError(f"unknown storage kind {self.kind}")
 
     def describe(self) -> str:
+        if self.encrypted:
+            return "encrypted text"
         if self.kind == "string":
             return f"text up to {self.length} characters"
         if self.kind == "numeric":
@@ -59,9 +68,32 @@ class StorageType:
 
 _NUMERIC_RANK = {"smallint": 0, "bigint": 1, "numeric": 2}
 
+ENCRYPTED = StorageType("text", encrypted=True)
+BLIND_INDEX = StorageType("string", 64)
+"""HMAC-SHA256 truncated to 32 hex characters; 64 leaves room for a longer digest later."""
+BLIND_INDEX_SUFFIX = "__bidx"
+ENCRYPTABLE_TYPES = ("text", "long_text", "phone", "email", "cn_id", "select")
+"""Field types whose values are strings typed in by people: the ones encryption at rest supports.
+Numbers, dates and lists would lose their column type (range checks, sorting) for little gain,
+and computed or auto-numbered values are produced by the runtime, not entered."""
+
+
+def blind_index_column(name: str) -> str:
+    return f"{name}{BLIND_INDEX_SUFFIX}"
+
+
+def is_encrypted(f: Field) -> bool:
+    """Stored as ciphertext: read, written, searched and migrated through runtime.security."""
+    return f.sensitive and f.type in ENCRYPTABLE_TYPES
+
 
 def storage_type(f: Field) -> StorageType | None:
     """The column type of a field; None for child tables, which get a table of their own."""
+    return ENCRYPTED if is_encrypted(f) else plain_storage_type(f)
+
+
+def plain_storage_type(f: Field) -> StorageType | None:
+    """The column type the field would have if it were not sensitive (what its decrypted values fit)."""
     t = f.type
     if t == "computed":
         result = f.opt("result_type", "text")
@@ -116,6 +148,8 @@ def widening_allowed(old: StorageType, new: StorageType) -> bool:
     """True when every old value fits the new column unchanged."""
     if old == new:
         return True
+    if old.encrypted or new.encrypted:
+        return False  # values change form (ciphertext <-> plaintext): an encrypt or decrypt step, not a widening
     if old.kind == "string" and new.kind == "string":
         return (new.length or 0) >= (old.length or 0)
     if old.kind == "string" and new.kind == "text":

@@ -8,12 +8,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from runtime.blueprints.model import Entity, Field
+from runtime.fields.storage import blind_index_column, is_encrypted
 from runtime.registry import Registry
+from runtime.security.crypto import TableCrypt
 from runtime.storage import platform_tables as pt
 from runtime.validation.errors import FieldError
 
 _MSG = {
-    "unique": {"zh": "该值已被记录 #{other} 使用", "en": "is already used by record #{other}"},
+    # the other record is not named: it may lie outside what this user is allowed to see
+    "unique": {"zh": "该值已被另一条记录使用", "en": "is already used by another record"},
     "missing_ref": {"zh": "引用的记录 #{value} 不存在", "en": "refers to record #{value}, which does not exist"},
     "missing_user": {"zh": "用户 #{value} 不存在", "en": "user #{value} does not exist"},
     "missing_department": {"zh": "部门 #{value} 不存在", "en": "department #{value} does not exist"},
@@ -33,12 +36,20 @@ def unique_errors(
     record_id: int | None,
     skip: set[str],
     lang: str,
+    crypt: TableCrypt | None = None,
 ) -> list[FieldError]:
+    """Values of unique fields already used by another record; encrypted fields compare blind indexes."""
     errors = []
     for f in entity.fields:
         if not f.unique or f.name in skip or values.get(f.name) in (None, ""):
             continue
-        q = sa.select(table.c.id).where(table.c[f.name] == values[f.name]).limit(1)
+        if is_encrypted(f):
+            if crypt is None:
+                raise RuntimeError(f"the field '{f.name}' is encrypted at rest: pass the table's cipher")
+            same = table.c[blind_index_column(f.name)] == crypt.blind(f, values[f.name])
+        else:
+            same = table.c[f.name] == values[f.name]
+        q = sa.select(table.c.id).where(same).limit(1)
         if record_id is not None:
             q = q.where(table.c.id != record_id)
         other = conn.execute(q).scalar()

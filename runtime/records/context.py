@@ -17,6 +17,10 @@ class Context:
     is_admin: bool = False
     department_id: int | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    roles: tuple[str, ...] | None = None
+    """Restrict the user's rights to these roles (API tokens scoped to roles); None = all their roles."""
+    organisation: str | None = None
+    """The user's hospital/organisation when known to the caller; permissions read it from the database."""
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:

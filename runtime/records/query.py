@@ -17,9 +17,15 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from runtime.blueprints.model import SYSTEM_FIELDS, Entity, Field
 from runtime.errors import BadRequest
+from runtime.fields.storage import blind_index_column, is_encrypted
 from runtime.fields.types import TextParseError, field_type
+from runtime.security.crypto import TableCrypt
 
 OPS = ("eq", "ne", "in", "lt", "lte", "gt", "gte", "between", "contains", "empty")
+ENCRYPTED_OPS = ("eq", "ne", "in", "empty")
+"""What a blind index can answer about an encrypted field: equality, nothing else."""
+NON_NULL_OPS = ("eq", "in", "lt", "lte", "gt", "gte", "between")
+"""Filters that no NULL value satisfies."""
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 200
 COUNT_CAP = 10_000
@@ -127,6 +133,7 @@ def _parse_sort(entity: Entity, raw: str) -> list[tuple[str, bool]]:
         if f.type == "child_table" or not field_type(f).sortable:
             raise BadRequest(f"the field '{name}' cannot be sorted")
         out.append((name, desc))
+    refuse_encrypted_sort(entity, out)
     return out
 
 
@@ -139,6 +146,8 @@ def parse_filter(entity: Entity, name: str, op: str, raw: str) -> Filter:
         if name not in SYSTEM_FIELDS
         else ("eq", "ne", "in", "lt", "lte", "gt", "gte", "between", "empty")
     )
+    if is_encrypted(f) and op not in ENCRYPTED_OPS:
+        raise BadRequest(encrypted_message(name))
     if op not in allowed:
         raise BadRequest(f"the filter '{op}' does not apply to the {f.type} field '{name}'")
     if op == "empty":
@@ -189,9 +198,13 @@ def _json_contains(col: sa.ColumnElement, value: str, dialect: str) -> sa.Column
     return sa.exists(sa.select(sa.literal(1)).select_from(each).where(each.c.value == value))
 
 
-def filter_clause(entity: Entity, table: sa.Table, flt: Filter, dialect: str) -> sa.ColumnElement[bool]:
+def filter_clause(
+    entity: Entity, table: sa.Table, flt: Filter, dialect: str, crypt: TableCrypt | None = None
+) -> sa.ColumnElement[bool]:
     col = table.c[flt.field]
     f = field_for(entity, flt.field)
+    if is_encrypted(f):
+        return _encrypted_clause(table, f, flt, crypt)
     storage_json = f.type in ("multiselect", "tags", "region", "file", "image", "json")
     match flt.op:
         case "eq":
@@ -227,12 +240,53 @@ def filter_clause(entity: Entity, table: sa.Table, flt: Filter, dialect: str) ->
     raise BadRequest(f"unknown filter operator '{flt.op}'")
 
 
-def search_clause(entity: Entity, table: sa.Table, text: str, fields: list[str]) -> sa.ColumnElement[bool]:
+def search_clause(
+    entity: Entity, table: sa.Table, text: str, fields: list[str], crypt: TableCrypt | None = None
+) -> sa.ColumnElement[bool]:
+    """Substring search over the search fields; an encrypted field matches only the exact value (blind index)."""
     if len(text) > 200:
         raise BadRequest("a search text may have at most 200 characters")
-    names = fields or [entity.title_field]
+    names = [n for n in fields or [entity.title_field] if n in table.c]
     pattern = f"%{_like_escape(text)}%"
-    return sa.or_(*(table.c[n].ilike(pattern, escape="\\") for n in names if n in table.c))
+    clauses = []
+    for name in names:
+        f = entity.field(name)
+        if f is not None and is_encrypted(f):
+            if crypt is not None:
+                clauses.append(table.c[blind_index_column(name)] == crypt.blind(f, text))
+        else:
+            clauses.append(table.c[name].ilike(pattern, escape="\\"))
+    return sa.or_(*clauses) if clauses else sa.false()
+
+
+def encrypted_message(name: str, what: str = "") -> str:
+    return f"{name} is encrypted: only exact-match search is possible{what}"
+
+
+def refuse_encrypted_sort(entity: Entity, sort: list[tuple[str, bool]]) -> None:
+    """Ciphertext is random per value: its order says nothing about the values' order."""
+    for name, _ in sort:
+        f = entity.field(name)
+        if f is not None and is_encrypted(f):
+            raise BadRequest(encrypted_message(name, ", it cannot be sorted"))
+
+
+def _encrypted_clause(table: sa.Table, f: Field, flt: Filter, crypt: TableCrypt | None) -> sa.ColumnElement[bool]:
+    """Exact-match filters on an encrypted field compare blind indexes (same normalisation as on write)."""
+    if flt.op not in ENCRYPTED_OPS:
+        raise BadRequest(encrypted_message(f.name))
+    if crypt is None:
+        raise RuntimeError(f"the field '{f.name}' is encrypted at rest: pass the table's cipher")
+    col, bidx = table.c[f.name], table.c[blind_index_column(f.name)]
+    match flt.op:
+        case "eq":
+            return bidx == crypt.blind(f, flt.value)
+        case "ne":
+            return sa.or_(bidx != crypt.blind(f, flt.value), col.is_(None))
+        case "in":
+            return bidx.in_([crypt.blind(f, v) for v in flt.value])
+    empty = sa.or_(col.is_(None), bidx == crypt.blind(f, ""))
+    return empty if flt.value else sa.not_(empty)
 
 
 # keyset pagination ------------------------------------------------------------------------------

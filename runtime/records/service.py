@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from runtime.blueprints.model import SYSTEM_FIELDS, Entity, Form
 from runtime.clock import Clock, SystemClock
 from runtime.errors import BadRequest, Conflict, NotFound, RecordInvalid, StaleVersion
+from runtime.fields.storage import is_encrypted
 from runtime.records import logic
 from runtime.records.autonumber import next_number
 from runtime.records.checks import link_errors, unique_errors
@@ -25,6 +26,7 @@ from runtime.records.convert import python_values, record_to_json, row_to_json, 
 from runtime.records.hooks import Hooks, WriteEvent
 from runtime.records.query import (
     COUNT_CAP,
+    NON_NULL_OPS,
     Filter,
     ListQuery,
     Page,
@@ -35,11 +37,13 @@ from runtime.records.query import (
     full_sort,
     is_simple_sort,
     order_by,
+    refuse_encrypted_sort,
     search_clause,
     simple_after,
     tighten_for_cursor,
 )
 from runtime.registry import Registry
+from runtime.security.crypto import FieldCipher, TableCrypt
 from runtime.storage.database import Database
 from runtime.validation.errors import FieldError
 
@@ -68,11 +72,24 @@ class FormState:
 
 
 class RecordsService:
-    def __init__(self, db: Database, registry: Registry, *, clock: Clock | None = None, hooks: Hooks | None = None):
+    def __init__(
+        self,
+        db: Database,
+        registry: Registry,
+        *,
+        clock: Clock | None = None,
+        hooks: Hooks | None = None,
+        cipher: FieldCipher | None = None,
+    ):
         self.db = db
         self.registry = registry
         self.clock = clock or SystemClock()
         self.hooks = hooks or Hooks()
+        self.cipher = cipher
+        """Seals and opens sensitive fields (runtime.security); required once an entity has one."""
+
+    def _crypt(self, table: str) -> TableCrypt | None:
+        return self.cipher.for_table(table) if self.cipher is not None else None
 
     # reading --------------------------------------------------------------------------------------
     def get(self, entity_id: str, record_id: int, ctx: Context) -> dict[str, Any]:
@@ -85,6 +102,7 @@ class RecordsService:
         entity = self.registry.entity(entity_id)
         table = self.registry.tables[entity_id].main
         where = self._where(entity, table, query.filters, query, ctx)
+        refuse_encrypted_sort(entity, query.sort)
         sort = full_sort(query.sort)
         values = decode_cursor(query.cursor, entity, sort) if query.cursor else None
         page_where = where
@@ -92,7 +110,8 @@ class RecordsService:
             tightened = tighten_for_cursor(query.filters, sort, values)
             page_where = self._where(entity, table, tightened, query, ctx) if tightened != query.filters else where
         with self.db.read() as conn:
-            rows = self._page_rows(conn, table, page_where, sort, values, query.limit)
+            never_null = any(f.field == sort[0][0] and f.op in NON_NULL_OPS for f in query.filters)
+            rows = self._page_rows(conn, table, page_where, sort, values, query.limit, sort_key_never_null=never_null)
             total, exact = self._count(conn, table, where, query)
         more = len(rows) > query.limit
         rows = rows[: query.limit]
@@ -100,7 +119,8 @@ class RecordsService:
         if more and rows:
             last = rows[-1]._mapping
             next_cursor = encode_cursor([_cursor_value(last[n]) for n, _ in sort])
-        items = [self.hooks.transform(entity, ctx, _list_item(entity, r)) for r in rows]
+        crypt = self._crypt(table.name)
+        items = [self.hooks.transform(entity, ctx, _list_item(entity, r, crypt)) for r in rows]
         return Page(items, next_cursor, total, exact, query.limit)
 
     def titles(self, entity_id: str, ids: list[int], ctx: Context) -> dict[int, str]:
@@ -115,22 +135,42 @@ class RecordsService:
         if scope is not None:
             q = q.where(scope)
         with self.db.read() as conn:
-            return {r.id: str(r[1]) if r[1] is not None else f"#{r.id}" for r in conn.execute(q)}
+            found = {r.id: r[1] for r in conn.execute(q)}
+        f = entity.field(entity.title_field)
+        if f is not None and is_encrypted(f):  # an encrypted title is opened like any other read
+            crypt = self._crypt(table.name)
+            found = {rid: row_to_json([f], {"id": rid, f.name: v}, crypt)[f.name] for rid, v in found.items()}
+        return {rid: str(v) if v is not None else f"#{rid}" for rid, v in found.items()}
 
     def _where(
         self, entity: Entity, table: sa.Table, filters: list[Filter], query: ListQuery, ctx: Context
     ) -> list[sa.ColumnElement[bool]]:
-        where = [filter_clause(entity, table, f, self.db.dialect) for f in filters]
+        crypt = self._crypt(table.name)
+        where = [filter_clause(entity, table, f, self.db.dialect, crypt) for f in filters]
         if query.search:
-            where.append(search_clause(entity, table, query.search, query.search_fields))
+            where.append(search_clause(entity, table, query.search, query.search_fields, crypt))
         scope = self.hooks.scope_clause(entity, ctx, table)
         if scope is not None:
             where.append(scope)
         return where
 
     def _page_rows(
-        self, conn: Connection, table: sa.Table, where: list, sort: list, values: list | None, limit: int
+        self,
+        conn: Connection,
+        table: sa.Table,
+        where: list,
+        sort: list,
+        values: list | None,
+        limit: int,
+        *,
+        sort_key_never_null: bool = False,
     ) -> list:
+        """One page in (nulls-last) sort order.
+
+        `sort_key_never_null` says a filter already excludes NULL sort keys: then neither the
+        `IS NOT NULL` term (which SQLite would use as the index range start instead of the
+        cursor) nor the NULL phase is needed.
+        """
         want = limit + 1
         base = sa.select(table)
         if not is_simple_sort(sort):
@@ -144,11 +184,13 @@ class RecordsService:
         if values is None or values[0] is not None:
             # the cursor bound goes first: SQLite uses the first usable range term to seek the index
             q = base.where(simple_after(table, sort, values)) if values is not None else base
-            q = q.where(*where, col.is_not(None))
+            q = q.where(*where)
+            if values is None and not sort_key_never_null:
+                q = q.where(col.is_not(None))
             rows = list(
                 conn.execute(q.order_by(col.desc() if desc else col, idcol.desc() if id_desc else idcol).limit(want))
             )
-        if len(rows) < want:
+        if len(rows) < want and not sort_key_never_null:
             q = base.where(*where, col.is_(None))
             if values is not None and values[0] is None:
                 q = q.where(idcol < values[1] if id_desc else idcol > values[1])
@@ -181,7 +223,7 @@ class RecordsService:
             name: list(conn.execute(sa.select(t).where(t.c.parent_id == record_id).order_by(t.c.position)))
             for name, t in tables.children.items()
         }
-        return record_to_json(entity, row, children)
+        return record_to_json(entity, row, children, self.cipher)
 
     # writing --------------------------------------------------------------------------------------
     def create(
@@ -196,7 +238,7 @@ class RecordsService:
             computed = self._validate(conn, entity, form, payload, None, ctx)
             now = self.clock.now()
             row = {
-                **to_db_values(entity.fields, payload),
+                **to_db_values(entity.fields, payload, self._crypt(entity.table_name)),
                 **computed,
                 "version": 1,
                 "created_at": now,
@@ -243,13 +285,13 @@ class RecordsService:
             computed = self._validate(conn, entity, form, merged, record_id, ctx)
             tables = self.registry.tables[entity.id]
             values = {
-                **to_db_values(entity.fields, payload),
+                **to_db_values(entity.fields, payload, self._crypt(entity.table_name)),
                 **computed,
                 "version": before["version"] + 1,
                 "updated_at": self.clock.now(),
                 "updated_by": ctx.user_id,
             }
-            if "owner_id" in data and ctx.is_admin:
+            if "owner_id" in data and ctx.is_admin and ctx.roles is None:  # not a role-scoped token
                 values["owner_id"] = data["owner_id"]
             result = conn.execute(
                 sa.update(tables.main)
@@ -348,7 +390,7 @@ class RecordsService:
             errors += logic.rule_errors(entity, form, values, self.clock, lang)
         bad = {e.field.split(".")[0] for e in errors}
         table = self.registry.tables[entity.id].main
-        errors += unique_errors(conn, entity, table, values, record_id, bad, lang)
+        errors += unique_errors(conn, entity, table, values, record_id, bad, lang, self._crypt(table.name))
         errors += link_errors(conn, self.registry, entity.fields, record, "", bad, lang)
         if errors:
             raise RecordInvalid(errors)
@@ -362,11 +404,12 @@ class RecordsService:
             if f.type != "child_table" or f.name not in payload:
                 continue
             table = tables.children[f.name]
-            empty_row = {c.name: None for c in f.children if c.type != "child_table"}
+            empty_row = {c.name: None for c in table.columns if c.name not in ("id", "parent_id", "position")}
+            crypt = self._crypt(table.name)
             if replace:
                 conn.execute(sa.delete(table).where(table.c.parent_id == record_id))
             rows = [
-                {"parent_id": record_id, "position": i, **empty_row, **to_db_values(f.children, row)}
+                {"parent_id": record_id, "position": i, **empty_row, **to_db_values(f.children, row, crypt)}
                 for i, row in enumerate(payload[f.name] or [])
             ]
             if rows:
@@ -424,7 +467,7 @@ def _cursor_value(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-def _list_item(entity: Entity, row: Any) -> dict[str, Any]:
+def _list_item(entity: Entity, row: Any, crypt: TableCrypt | None) -> dict[str, Any]:
     m = row._mapping
     return {
         "id": m["id"],
@@ -432,5 +475,5 @@ def _list_item(entity: Entity, row: Any) -> dict[str, Any]:
         "created_at": m["created_at"].isoformat(timespec="seconds"),
         "updated_at": m["updated_at"].isoformat(timespec="seconds"),
         "owner_id": m["owner_id"],
-        **row_to_json(entity.fields, row),
+        **row_to_json(entity.fields, row, crypt),
     }

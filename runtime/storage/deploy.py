@@ -4,6 +4,9 @@ Everything (DDL, the stored pack documents, the deployment record) happens in a 
 transaction, so a deploy that fails at any step leaves the database exactly as it was; SQLite
 and PostgreSQL both support transactional DDL once pysqlite's implicit commits are disabled
 (see runtime.storage.database).
+
+Encrypting, decrypting or re-indexing the existing values of a field whose sensitivity changed is
+part of the same transaction: a deploy never leaves a column half plaintext, half ciphertext.
 """
 
 from __future__ import annotations
@@ -21,11 +24,16 @@ from sqlalchemy.engine import Connection
 from runtime import __version__ as platform_version
 from runtime.blueprints.errors import PackError, PackInvalid
 from runtime.blueprints.loader import load_pack_from_documents
-from runtime.blueprints.model import Entity, Pack
+from runtime.blueprints.model import Entity, Pack, field_from_raw
+from runtime.fields.storage import BLIND_INDEX, blind_index_column
+from runtime.security.crypto import DecryptError, FieldCipher
 from runtime.storage import platform_tables as pt
 from runtime.storage.database import Database
 from runtime.storage.entity_tables import build_tables
-from runtime.storage.plan import Plan, Step, compute_plan, storage_from_dict
+from runtime.storage.plan import Plan, Step, compute_plan, crypt_description, storage_from_dict
+
+CRYPT_STEPS = ("encrypt_column", "decrypt_column", "reindex_column")
+REWRITE_BATCH = 500
 
 
 class DeployRefused(Exception):
@@ -108,7 +116,14 @@ def plan_deploy(conn: Connection, pack: Pack) -> Plan:
     if errors:
         raise PackInvalid(errors)
     old_entities: dict[str, Entity] = previous.entities if previous else {}
-    return compute_plan(pack.id, previous.version if previous else None, pack.version, old_entities, pack.entities)
+    plan = compute_plan(pack.id, previous.version if previous else None, pack.version, old_entities, pack.entities)
+    for step in plan.steps:
+        if step.action in CRYPT_STEPS:  # the preview says how much data the step rewrites
+            t = sa.table(step.table, sa.column(step.column))
+            q = sa.select(sa.func.count()).select_from(t).where(t.c[step.column].is_not(None))
+            step.data["values"] = conn.execute(q).scalar_one()
+            step.description = crypt_description(step.action, step.table, step.column, step.data["values"])
+    return plan
 
 
 def known_names(conn: Connection, excluding: str | None = None) -> tuple[set[str], set[str]]:
@@ -126,13 +141,20 @@ def known_names(conn: Connection, excluding: str | None = None) -> tuple[set[str
     return entities, sets
 
 
-def deploy(db: Database, pack: Pack, *, actor: str = "cli", now: datetime | None = None) -> DeployResult:
+def deploy(
+    db: Database,
+    pack: Pack,
+    *,
+    actor: str = "cli",
+    now: datetime | None = None,
+    cipher: FieldCipher | None = None,
+) -> DeployResult:
     now = now or datetime.utcnow()
     with db.write() as conn:
         plan = plan_deploy(conn, pack)
         if plan.problems:
             raise DeployRefused(plan.problems, plan)
-        _apply(conn, plan, pack, now)
+        _apply(conn, plan, pack, now, cipher)
         _store(conn, pack, now, actor)
         deployment_id = conn.execute(
             sa.insert(pt.deployments).values(
@@ -158,13 +180,16 @@ def _quote(conn: Connection, name: str) -> str:
     return conn.dialect.identifier_preparer.quote(name)
 
 
-def _apply(conn: Connection, plan: Plan, pack: Pack, now: datetime) -> None:
+def _apply(conn: Connection, plan: Plan, pack: Pack, now: datetime, cipher: FieldCipher | None = None) -> None:
     ops = Operations(MigrationContext.configure(conn))
     metadata = sa.MetaData()
     tables = {e.id: build_tables(e, metadata) for e in pack.entities.values()}
     stamp = now.strftime("%Y%m%d%H%M%S")
     for step in plan.ordered():
-        _apply_step(conn, ops, step, tables, stamp, now)
+        if step.action in CRYPT_STEPS:
+            _apply_crypt_step(conn, ops, step, cipher)
+        else:
+            _apply_step(conn, ops, step, tables, stamp, now)
 
 
 def _apply_step(conn: Connection, ops: Operations, step: Step, tables: dict, stamp: str, now: datetime) -> None:
@@ -175,8 +200,10 @@ def _apply_step(conn: Connection, ops: Operations, step: Step, tables: dict, sta
             table = entity_tables.children[step.data["child"]] if "child" in step.data else entity_tables.main
             table.create(conn)
         case "add_column":
-            column = sa.Column(step.column, storage_from_dict(step.data["storage"]).sa_type(), nullable=True)
-            ops.add_column(step.table, column)
+            storage = storage_from_dict(step.data["storage"])
+            ops.add_column(step.table, sa.Column(step.column, storage.sa_type(), nullable=True))
+            if storage.encrypted:
+                ops.add_column(step.table, _blind_index(step.column))
         case "widen_column":
             if conn.dialect.name != "sqlite":  # SQLite does not enforce lengths or scales: nothing to do
                 ops.alter_column(
@@ -197,6 +224,8 @@ def _apply_step(conn: Connection, ops: Operations, step: Step, tables: dict, sta
                     archived_at=now,
                 )
             )
+            if (step.data.get("storage") or {}).get("encrypted"):
+                ops.drop_column(step.table, blind_index_column(step.column))  # derived data: rebuilt from the key
         case "archive_table":
             conn.exec_driver_sql(f"ALTER TABLE {q(step.table)} RENAME TO {q(f'arch_{stamp}_{step.table}'[:63])}")
         case "create_index":
@@ -207,3 +236,55 @@ def _apply_step(conn: Connection, ops: Operations, step: Step, tables: dict, sta
             pass
         case _:
             raise ValueError(f"unknown plan step {step.action}")
+
+
+def _blind_index(column: str) -> sa.Column:
+    return sa.Column(blind_index_column(column), BLIND_INDEX.sa_type(), nullable=True)
+
+
+def _apply_crypt_step(conn: Connection, ops: Operations, step: Step, cipher: FieldCipher | None) -> None:
+    """Encrypt, decrypt or re-index a column's existing values (the column type changes on PostgreSQL only:
+    SQLite does not enforce VARCHAR lengths, so ciphertext fits the old column as it is)."""
+    if cipher is None:
+        raise RuntimeError(f"{step.description}: this deploy needs the field cipher")
+    pg = conn.dialect.name != "sqlite"
+    text, bidx = sa.Text(), blind_index_column(step.column)
+    if step.action == "encrypt_column":
+        if pg:
+            plain = storage_from_dict(step.data["plain"]).sa_type()
+            ops.alter_column(step.table, step.column, type_=text, existing_type=plain)
+        ops.add_column(step.table, _blind_index(step.column))
+    _rewrite_values(conn, step, cipher)
+    if step.action == "decrypt_column":
+        if pg:
+            plain = storage_from_dict(step.data["plain"]).sa_type()
+            ops.alter_column(step.table, step.column, type_=plain, existing_type=text)
+        ops.drop_column(step.table, bidx)
+
+
+def _rewrite_values(conn: Connection, step: Step, cipher: FieldCipher) -> None:
+    """Every non-empty value of the column, in batches by id; a value that cannot be decrypted refuses the deploy."""
+    f, crypt, column = field_from_raw(step.data["field"]), cipher.for_table(step.table), step.column
+    bidx = blind_index_column(column)
+    t = sa.table(step.table, sa.column("id"), sa.column(column), sa.column(bidx))
+    last = None
+    while True:
+        q = sa.select(t.c.id, t.c[column]).where(t.c[column].is_not(None)).order_by(t.c.id).limit(REWRITE_BATCH)
+        rows = conn.execute(q if last is None else q.where(t.c.id > last)).all()
+        if not rows:
+            return
+        last = rows[-1][0]
+        updates = []
+        for rid, value in rows:
+            try:
+                if step.action == "encrypt_column":
+                    new = crypt.seal(f, value)
+                elif step.action == "decrypt_column":
+                    new = {column: cipher.decrypt(value, crypt.ad(f))}
+                else:
+                    new = {bidx: crypt.blind(f, cipher.decrypt(value, crypt.ad(f)))}
+            except DecryptError as exc:
+                raise DeployRefused([f"{step.table}.{column} of record #{rid} cannot be decrypted: {exc}"]) from exc
+            updates.append({"dep_id": rid, **{f"dep_{k}": v for k, v in new.items()}})
+        values = {k.removeprefix("dep_"): sa.bindparam(k) for k in updates[0] if k != "dep_id"}
+        conn.execute(sa.update(t).where(t.c.id == sa.bindparam("dep_id")).values(**values), updates)

@@ -3,6 +3,12 @@
 The plan compares the blueprints of the deployed version with the new ones (not the live schema):
 blueprints are the source of truth, and comparing two of them gives intent ("the field was
 removed") where a schema diff would only see a missing column.
+
+Sensitive fields are stored encrypted (runtime.security): a field that becomes sensitive gets an
+`encrypt_column` step that encrypts its existing values inside the deploy transaction, the reverse a
+`decrypt_column` step, and an encrypted field whose type changes how values compare (phone -> text)
+a `reindex_column` step that rebuilds its blind index. `plan_deploy` fills in how many values each
+of these steps touches, so the preview says what will happen to the data.
 """
 
 from __future__ import annotations
@@ -11,7 +17,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from runtime.blueprints.model import Entity, Field, label_text
-from runtime.fields.storage import StorageType, storage_type, widening_allowed
+from runtime.fields.storage import (
+    BLIND_INDEX_SUFFIX,
+    ENCRYPTABLE_TYPES,
+    StorageType,
+    blind_index_column,
+    is_encrypted,
+    plain_storage_type,
+    storage_type,
+    widening_allowed,
+)
 from runtime.storage.entity_tables import desired_indexes
 
 ORDER = (
@@ -21,6 +36,9 @@ ORDER = (
     "create_table",
     "add_column",
     "widen_column",
+    "encrypt_column",
+    "decrypt_column",
+    "reindex_column",
     "create_index",
     "note",
 )
@@ -88,6 +106,7 @@ def compute_plan(
 ) -> Plan:
     plan = Plan(pack_id, from_version, to_version)
     for entity_id, entity in new.items():
+        plan.problems += encryption_problems(entity)
         if entity_id not in old:
             _plan_new_entity(plan, entity)
         else:
@@ -168,11 +187,13 @@ def _plan_fields(
                     )
                 )
             else:
+                secret = f", encrypted at rest, with blind index {blind_index_column(name)}" if is_encrypted(f) else ""
                 plan.steps.append(
                     Step(
                         "add_column",
                         table,
-                        f"add column {table}.{name} ({f.type}, '{label_text(f.label)}'); existing records get no value",
+                        f"add column {table}.{name} ({f.type}, '{label_text(f.label)}'{secret}); "
+                        "existing records get no value",
                         column=name,
                         data={"storage": _st(f), "child": child_of},
                     )
@@ -196,9 +217,10 @@ def _plan_fields(
                         "archive_column",
                         table,
                         f"archive column {table}.{name} (field '{where}.{name}' removed; "
-                        "its data is kept in an archived column)",
+                        "its data is kept in an archived column"
+                        + (", still encrypted; its blind index is dropped)" if is_encrypted(f) else ")"),
                         column=name,
-                        data={"field": f.raw, "child": child_of},
+                        data={"field": f.raw, "child": child_of, "storage": _st(f)},
                     )
                 )
 
@@ -216,7 +238,10 @@ def _plan_field_change(
         return
     old_st, new_st = storage_type(before), storage_type(after)
     assert old_st is not None and new_st is not None
-    if old_st != new_st:
+    if old_st.encrypted or new_st.encrypted:
+        if not _plan_encryption_change(plan, table, where, before, after, child_of):
+            return
+    elif old_st != new_st:
         if widening_allowed(old_st, new_st):
             plan.steps.append(
                 Step(
@@ -237,7 +262,9 @@ def _plan_field_change(
     changed = sorted(
         k for k in set(before.raw) | set(after.raw) if k not in ("name",) and before.raw.get(k) != after.raw.get(k)
     )
-    storage_keys = ("type", "max_length", "decimals", "result_type") if old_st != new_st else ()
+    storage_keys: tuple[str, ...] = ("type", "max_length", "decimals", "result_type") if old_st != new_st else ()
+    if old_st.encrypted or new_st.encrypted:  # covered by the encrypt, decrypt or reindex step
+        storage_keys = ("type", "sensitive", "max_length") if old_st != new_st else ("type",)
     meta = [k for k in changed if k not in ("indexed", "unique", *storage_keys)]
     if meta:
         what = ", ".join(meta)
@@ -251,7 +278,7 @@ def _plan_indexes(plan: Plan, old: dict[str, Entity], new: dict[str, Entity]) ->
     before = {n: s for e in old.values() if e.id in new for n, s in desired_indexes(e).items()}
     after = {n: s for e in new.values() for n, s in desired_indexes(e).items()}
     for name, spec in after.items():
-        if name not in before:
+        if before.get(name) != spec:  # new, or same name over other columns (a field became sensitive)
             kind = "unique index" if spec.unique else "index"
             plan.steps.append(
                 Step(
@@ -262,8 +289,73 @@ def _plan_indexes(plan: Plan, old: dict[str, Entity], new: dict[str, Entity]) ->
                 )
             )
     for name, spec in before.items():
-        if name not in after:
+        if after.get(name) != spec:
             plan.steps.append(Step("drop_index", spec.table, f"drop index {name}", data={"name": name}))
+
+
+def encryption_problems(entity: Entity) -> list[str]:
+    """Sensitive fields that cannot be encrypted, and names that would clash with a blind-index column."""
+    problems = []
+    groups = [(entity.id, entity.fields)] + [
+        (f"{entity.id}.{f.name}", f.children) for f in entity.fields if f.type == "child_table"
+    ]
+    for where, fields in groups:
+        for f in fields:
+            if f.sensitive and f.type not in ENCRYPTABLE_TYPES:
+                problems.append(
+                    f"field '{where}.{f.name}' is sensitive, but a {f.type} field cannot be encrypted at rest: only "
+                    "text, long text, phone, email, ID number and select fields can (restrict who may read it instead)"
+                )
+            base = f.name.removesuffix(BLIND_INDEX_SUFFIX)
+            if base != f.name and _has_encrypted(fields, base):
+                problems.append(
+                    f"field '{where}.{f.name}' clashes with the blind-index column of the sensitive field '{base}'; "
+                    "rename it"
+                )
+    return problems
+
+
+def _has_encrypted(fields: list[Field], name: str) -> bool:
+    return any(f.name == name and is_encrypted(f) for f in fields)
+
+
+def crypt_description(action: str, table: str, column: str, values: int | None) -> str:
+    """The plain-words line of an encrypt, decrypt or reindex step; `values` is filled in by plan_deploy."""
+    n = "existing values" if values is None else f"{values} value{'' if values == 1 else 's'}"
+    bidx = blind_index_column(column)
+    return {
+        "encrypt_column": f"encrypt column {table}.{column} ({n}) and add its blind index {bidx}",
+        "decrypt_column": f"decrypt column {table}.{column} ({n}) back to plain text and drop its blind index {bidx}",
+        "reindex_column": f"rebuild the blind index {bidx} of encrypted column {table}.{column} ({n}) for its new type",
+    }[action]
+
+
+def _plan_encryption_change(
+    plan: Plan, table: str, where: str, before: Field, after: Field, child_of: str | None
+) -> bool:
+    """Steps for a field that is or becomes encrypted; False when the change is refused."""
+    old_plain, new_plain = plain_storage_type(before), plain_storage_type(after)
+    assert old_plain is not None and new_plain is not None
+    encrypting, decrypting = (
+        is_encrypted(after) and not is_encrypted(before),
+        is_encrypted(before) and not is_encrypted(after),
+    )
+    if (encrypting or decrypting) and not widening_allowed(old_plain, new_plain):
+        plan.problems.append(
+            f"field '{where}.{after.name}' cannot change from {before.type} to {after.type} while it is "
+            f"{'encrypted' if encrypting else 'decrypted'}; deploy the two changes one after the other"
+        )
+        return False
+    if encrypting or decrypting:
+        action = "encrypt_column" if encrypting else "decrypt_column"
+        plain = old_plain if encrypting else new_plain
+        data = {"plain": asdict(plain), "field": after.raw, "child": child_of}
+    elif before.type != after.type:  # both encrypted: the blind index may normalise values differently now
+        action, data = "reindex_column", {"field": after.raw, "child": child_of}
+    else:
+        return True
+    plan.steps.append(Step(action, table, crypt_description(action, table, after.name, None), after.name, data))
+    return True
 
 
 def storage_from_dict(data: dict[str, Any]) -> StorageType:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from runtime.api.deps import optional_user, tessera
-from ui.csrf import rotate_csrf_token
+from runtime.api.deps import client_ip, login_guard, optional_user, sign_in
+from runtime.identity.throttle import AccountLocked, TooManyAttempts, WrongCredentials
 from ui.i18n import LANGUAGES, t
 from ui.session import flash, page_language, safe_next
 from ui.templating import render
@@ -37,22 +37,28 @@ async def login(request: Request) -> Response:
     password = str(form.get("password") or "")[:256]
     next_url = safe_next(str(form.get("next") or "/"))
     lang = page_language(request, None)
-    user = tessera(request).users.authenticate(username, password) if username and password else None
+    user, error, status = None, t(lang, "login.missing"), 401
+    if username and password:
+        try:
+            user = login_guard(request).login(
+                username, password, ip=client_ip(request), request_id=request.state.request_id, lang=lang
+            )
+        except WrongCredentials:
+            error = t(lang, "login.failed")
+        except (AccountLocked, TooManyAttempts) as exc:
+            error, status = exc.message, exc.status  # the guard's message says until when, in zh or en
     if user is None:
-        error = t(lang, "login.failed" if username and password else "login.missing")
         return render(
             request,
             "login.html",
             None,
-            status=401,
+            status=status,
             next_url=next_url,
             username=username,
             error=error,
             page_title="login.title",
         )
-    request.session.clear()
-    request.session["user_id"] = user.id
-    rotate_csrf_token(request)
+    sign_in(request, user)  # remembers the session epoch: logout-everywhere and password changes end it
     return RedirectResponse(next_url, status_code=303)
 
 

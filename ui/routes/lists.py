@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from runtime.api.deps import tessera as get_tessera
 from runtime.blueprints.model import Entity, Field, View, label_text
 from runtime.errors import BadRequest
+from runtime.fields.storage import is_encrypted
 from runtime.fields.types import field_type
 from runtime.identity.users import User
 from runtime.records import Context, ListQuery, Page
@@ -242,7 +243,8 @@ def list_page(
 
 
 def _sortable(f: Field) -> bool:
-    return f.type != "child_table" and field_type(f).sortable
+    """Encrypted fields cannot be ordered by the database (only exact-match search works)."""
+    return f.type != "child_table" and field_type(f).sortable and not is_encrypted(f)
 
 
 def _total_text(lang: str, page: Page) -> str:

@@ -1,0 +1,254 @@
+"""System parameters and module switches (PL-22).
+
+Every parameter is declared in code with its type, default, bounds and label; the database
+(``tessera_params``) only holds the values an administrator changed. Reading a parameter never
+fails: an unset (or unreadable) value falls back to its declared default.
+
+Module switches are parameters too: ``module.<pack_id>`` is on unless switched off. A switched-off
+module disappears from menus and its records API answers 404.
+
+Values are cached per process and re-read at most once per ``ttl`` seconds, so every worker sees
+another worker's change within that time; a change made in this process is visible at once.
+Other parts of the platform declare their own parameters with ``declare(Param(...))`` at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from runtime.clock import Clock, SystemClock
+from runtime.errors import NotFound, RecordInvalid
+from runtime.storage.database import Database
+from runtime.storage.platform_tables import params as params_table
+from runtime.validation.errors import FieldError
+
+log = logging.getLogger("tessera.params")
+
+MODULE_PREFIX = "module."
+_TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "text"}
+_TYPE_NAMES_ZH = {bool: "布尔值", int: "整数", float: "数字", str: "文本"}
+
+
+def _has_type(value: Any, kind: type) -> bool:
+    """JSON types, strictly: true is not the number 1, and 5.0 is not an integer."""
+    if kind is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind is float:
+        return isinstance(value, int | float)
+    return isinstance(value, kind)
+
+
+@dataclass(frozen=True)
+class Param:
+    key: str
+    type: type
+    default: Any
+    label: dict[str, str] = field(default_factory=dict)
+    min: float | None = None
+    """Lowest number, or shortest text."""
+    max: float | None = None
+    """Highest number, or longest text."""
+    choices: tuple[Any, ...] | None = None
+
+    def check(self, value: Any, lang: str = "en") -> Any:
+        """The value to store, or RecordInvalid naming what is wrong."""
+        zh = lang == "zh"
+        if not _has_type(value, self.type):
+            got = "null" if value is None else type(value).__name__
+            msg = f"必须是{_TYPE_NAMES_ZH[self.type]}" if zh else f"must be a {_TYPE_NAMES[self.type]}, not {got}"
+            raise RecordInvalid([FieldError("value", msg, "type")])
+        if self.type is float:
+            value = float(value)
+            if not math.isfinite(value):
+                raise RecordInvalid(
+                    [FieldError("value", "必须是有限数字" if zh else "must be a finite number", "type")]
+                )
+        if self.type is str and "\x00" in value:
+            raise RecordInvalid(
+                [FieldError("value", "包含空字符" if zh else "contains a NUL character", "nul_character")]
+            )
+        if self.type is not bool:
+            size = len(value) if self.type is str else value
+            unit = ("个字符" if zh else " characters") if self.type is str else ""
+            if self.min is not None and size < self.min:
+                msg = f"至少 {self.min:g}{unit}" if zh else f"must be at least {self.min:g}{unit}"
+                raise RecordInvalid([FieldError("value", msg, "minimum")])
+            if self.max is not None and size > self.max:
+                msg = f"至多 {self.max:g}{unit}" if zh else f"must be at most {self.max:g}{unit}"
+                raise RecordInvalid([FieldError("value", msg, "maximum")])
+        if self.choices is not None and value not in self.choices:
+            allowed = ", ".join(str(c) for c in self.choices)
+            msg = f"必须是 {allowed} 之一" if zh else f"must be one of {allowed}"
+            raise RecordInvalid([FieldError("value", msg, "enum")])
+        return value
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"key": self.key, "type": _TYPE_NAMES[self.type], "default": self.default}
+        out["label"] = self.label
+        if self.min is not None:
+            out["min"] = self.min
+        if self.max is not None:
+            out["max"] = self.max
+        if self.choices is not None:
+            out["choices"] = list(self.choices)
+        return out
+
+
+DECLARED: dict[str, Param] = {}
+
+
+def declare(param: Param) -> Param:
+    """Add a parameter; its default must pass its own checks."""
+    if param.key.startswith(MODULE_PREFIX):
+        raise ValueError("module.* keys are module switches, not declared parameters")
+    if param.type not in _TYPE_NAMES:
+        raise ValueError(f"parameter {param.key}: unsupported type {param.type}")
+    param.check(param.default)
+    DECLARED[param.key] = param
+    return param
+
+
+declare(Param("site.name", str, "Tessera", {"zh": "站点名称", "en": "Site name"}, min=1, max=100))
+declare(
+    Param(
+        "login.max_failures",
+        int,
+        5,
+        {"zh": "锁定前允许的连续登录失败次数", "en": "Failed logins before the account is locked"},
+        min=1,
+        max=100,
+    )
+)
+declare(
+    Param(
+        "login.lockout_minutes",
+        int,
+        15,
+        {"zh": "账户锁定时长（分钟）", "en": "Lockout duration (minutes)"},
+        min=1,
+        max=1440,
+    )
+)
+
+
+def module_key(pack_id: str) -> str:
+    return MODULE_PREFIX + pack_id
+
+
+def module_param(pack_id: str) -> Param:
+    return Param(module_key(pack_id), bool, True, {"zh": f"模块 {pack_id}", "en": f"Module {pack_id}"})
+
+
+class Params:
+    def __init__(self, db: Database, *, clock: Clock | None = None, ttl: float = 1.0):
+        self.db = db
+        self.clock = clock or SystemClock()
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._rows: dict[str, dict[str, Any]] | None = None
+        self._loaded_at = 0.0
+
+    # reading --------------------------------------------------------------------------------------
+    def param(self, key: str) -> Param:
+        if key.startswith(MODULE_PREFIX) and len(key) > len(MODULE_PREFIX):
+            return module_param(key[len(MODULE_PREFIX) :])
+        p = DECLARED.get(key)
+        if p is None:
+            raise NotFound(f"unknown system parameter '{key}'")
+        return p
+
+    def get(self, key: str) -> Any:
+        p = self.param(key)
+        row = self._stored().get(key)
+        if row is None:
+            return p.default
+        try:
+            return p.check(row["value"])
+        except RecordInvalid:
+            return p.default  # a value stored under older rules that no longer fit: use the default
+
+    def all(self) -> list[dict[str, Any]]:
+        """Every declared parameter with its current value (module switches: ``module_enabled``)."""
+        stored = self._stored()
+        out = []
+        for key in sorted(DECLARED):
+            out.append(self._describe(DECLARED[key], stored.get(key)))
+        return out
+
+    def describe(self, key: str) -> dict[str, Any]:
+        return self._describe(self.param(key), self._stored().get(key))
+
+    def _describe(self, p: Param, row: dict[str, Any] | None) -> dict[str, Any]:
+        return {
+            **p.describe(),
+            "value": self.get(p.key),
+            "updated_at": row["updated_at"].isoformat(timespec="seconds") if row else None,
+            "updated_by": row["updated_by"] if row else None,
+        }
+
+    def module_enabled(self, pack_id: str) -> bool:
+        return bool(self.get(module_key(pack_id)))
+
+    # writing --------------------------------------------------------------------------------------
+    def set(self, key: str, value: Any, *, actor_id: int | None = None, lang: str = "en") -> Any:
+        """Validate and store; returns the stored value. Raises NotFound or RecordInvalid."""
+        p = self.param(key)
+        value = p.check(value, lang)
+        now = self.clock.now()
+        row = {"key": key, "value": value, "updated_at": now, "updated_by": actor_id}
+        insert = (postgresql if self.db.dialect == "postgresql" else sqlite).insert(params_table).values(**row)
+        stmt = insert.on_conflict_do_update(
+            index_elements=[params_table.c.key],
+            set_={"value": insert.excluded.value, "updated_at": now, "updated_by": actor_id},
+        )
+        with self.db.write() as conn:
+            conn.execute(stmt)
+        self.invalidate()
+        return value
+
+    def set_module(self, pack_id: str, enabled: bool, *, actor_id: int | None = None, lang: str = "en") -> bool:
+        return self.set(module_key(pack_id), enabled, actor_id=actor_id, lang=lang)
+
+    def reset(self, key: str) -> None:
+        """Back to the declared default."""
+        self.param(key)
+        with self.db.write() as conn:
+            conn.execute(sa.delete(params_table).where(params_table.c.key == key))
+        self.invalidate()
+
+    # cache ----------------------------------------------------------------------------------------
+    def invalidate(self) -> None:
+        with self._lock:
+            self._rows = None
+
+    def _stored(self) -> dict[str, dict[str, Any]]:
+        rows = self._rows
+        if rows is not None and time.monotonic() - self._loaded_at < self.ttl:
+            return rows
+        try:
+            with self.db.read() as conn:
+                fresh = {r["key"]: dict(r) for r in conn.execute(sa.select(params_table)).mappings()}
+        except sa.exc.SQLAlchemyError:
+            log.warning(
+                "system parameters could not be read; using %s", "the last known values" if rows else "defaults"
+            )
+            return rows or {}  # never cached: the next call tries again
+        with self._lock:
+            self._rows = fresh
+            self._loaded_at = time.monotonic()
+        return fresh
+
+    # menus ----------------------------------------------------------------------------------------
+    def enabled_menus(self, registry: Any) -> list[dict[str, Any]]:
+        """``registry.menus()`` without the menus of switched-off modules (for the UI's navigation)."""
+        return [item for pack in registry.packs.values() if self.module_enabled(pack.id) for item in pack.menus]
