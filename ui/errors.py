@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.api.deps import optional_user
+from runtime.api.errors import log_unexpected
 from runtime.errors import TesseraError
 from ui.csrf import CsrfRejected
 from ui.session import LoginRequired, is_htmx, login_url
@@ -117,7 +118,9 @@ class PageErrorMiddleware:
         except Exception as exc:
             if started:
                 raise
-            response = _unexpected_page(Request(scope, receive), exc)
+            request = Request(scope, receive)
+            await log_unexpected(request, exc)  # the administrators' error log, with this request id
+            response = _unexpected_page(request, exc)
             await response(scope, receive, send)
 
 

@@ -77,7 +77,11 @@ ENV = _env()
 
 
 def menu_tree(
-    registry: Registry, lang: str, active_view: str | None, active_entity: str | None
+    registry: Registry,
+    lang: str,
+    active_view: str | None,
+    active_entity: str | None,
+    menus: list[dict[str, Any]] | None = None,
 ) -> list[MenuNode]:
     """Menus of every deployed pack; the item for the current view (or entity) is highlighted."""
 
@@ -100,7 +104,7 @@ def menu_tree(
             children=[node(c) for c in item.get("items", [])],
         )
 
-    roots = [node(m) for m in registry.menus()]
+    roots = [node(m) for m in (registry.menus() if menus is None else menus)]
     flat = [n for r in roots for n in _walk(r)]
     match = next((n for n in flat if active_view and n.view == active_view), None)
     if match is None and active_entity:
@@ -140,7 +144,9 @@ def render(
         "lang": lang,
         "t": lambda key, **kw: t(lang, key, **kw),
         "user": user,
-        "menus": menu_tree(app.registry, lang, active_view, active_entity) if user else [],
+        "menus": menu_tree(app.registry, lang, active_view, active_entity, app.params.enabled_menus(app.registry))
+        if user
+        else [],
         "csrf_token": csrf_token(request) if "session" in request.scope else "",
         "flashes": pop_flashes(request) if "session" in request.scope else [],
         "crumbs": crumbs or [],

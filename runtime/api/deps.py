@@ -222,7 +222,7 @@ def context(request: Request, user: User, channel: str = "api") -> Context:
 
 def record_id(raw: str) -> int:
     """Path ids are parsed here so that 'abc' or a 30-digit number is a 404, not a 422 or a database error."""
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:  # '²'.isdigit() is True
         raise NotFound(f"no record with id '{raw[:40]}'")
     return int(raw)
 

@@ -169,7 +169,8 @@ def install_openapi(app: FastAPI) -> None:
             routes=app.routes,
             description="Records, metadata and files of the deployed blueprint packs. Errors share one JSON shape.",
         )
-        doc["paths"] = {p: v for p, v in doc["paths"].items() if not p.startswith("/api/v1/records/{entity}")}
+        generic = {"/api/v1/records/{entity}", "/api/v1/records/{entity}/{rid}"}  # listed per entity instead
+        doc["paths"] = {p: v for p, v in doc["paths"].items() if p not in generic}
         paths, schemas = entity_paths(tessera)
         doc["paths"].update(paths)
         doc.setdefault("components", {}).setdefault("schemas", {}).update(schemas)

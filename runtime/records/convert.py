@@ -80,9 +80,9 @@ def row_to_json(
 
 
 def record_to_json(
-    entity: Entity, row: Row, children: dict[str, list[Row]], cipher: FieldCipher | None = None
+    entity: Entity, row: Row | dict[str, Any], children: dict[str, list[Row]], cipher: FieldCipher | None = None
 ) -> dict[str, Any]:
-    m = row._mapping
+    m = row._mapping if isinstance(row, Row) else row
     out: dict[str, Any] = {k: m[k] for k in SYSTEM_JSON}
     out["created_at"] = m["created_at"].isoformat(timespec="seconds")
     out["updated_at"] = m["updated_at"].isoformat(timespec="seconds")
