@@ -180,3 +180,14 @@ def test_pl07_paging_with_a_range_filter_on_the_sort_column_loses_nothing(api: h
                 break
         assert [r["id"] for r in seen] == [r["id"] for r in expected], (sort, query)
         assert len(expected) >= 4
+
+
+def test_pl17_a_nul_character_in_any_query_parameter_is_a_clear_400(api: httpx.Client) -> None:
+    for url in (
+        "/api/v1/records/specimen?title=%00",
+        "/api/v1/admin/users?role=%00",
+        "/api/v1/admin/audit?entity=a%00",
+    ):
+        r = api.get(url)
+        assert r.status_code == 400, url
+        assert r.json()["error"]["message"] == "query parameters may not contain NUL characters"

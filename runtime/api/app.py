@@ -57,6 +57,16 @@ def create_app(tessera: Tessera | None = None, *, extensions: list[Extension] | 
     async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         incoming = request.headers.get("x-request-id", "")
         request.state.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
+        if "%00" in request.url.query or "\x00" in request.url.query:
+            # no field, filter or name may contain NUL (PostgreSQL cannot even compare with it): refuse at the door
+            body = {
+                "error": {
+                    "code": "bad_request",
+                    "message": "query parameters may not contain NUL characters",
+                    "request_id": request.state.request_id,
+                }
+            }
+            return JSONResponse(body, status_code=400, headers={"X-Request-ID": request.state.request_id})
         tessera.registry.refresh_if_changed()
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
