@@ -14,10 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.api.deps import optional_user
-from runtime.api.errors import log_unexpected
+from runtime.api.errors import UnexpectedErrorMiddleware, log_unexpected
 from runtime.errors import TesseraError
 from ui.csrf import CsrfRejected
 from ui.session import LoginRequired, is_htmx, login_url
@@ -87,41 +86,14 @@ def install_error_pages(app: FastAPI) -> None:
     wrap(TesseraError, _tessera_page)
     wrap(StarletteHTTPException, _http_page)
     wrap(OperationalError, lambda r, e: error_page(r, 503, "errors.503.title", body_key="errors.503.body"))
-    app.add_middleware(PageErrorMiddleware)
+    # every path except the API's: pages get the friendly 500 page instead of a dropped connection
+    app.add_middleware(UnexpectedErrorMiddleware, prefixes=API_PREFIXES, respond=_unexpected_page_logged, exclude=True)
 
 
-class PageErrorMiddleware:
-    """Turn an unexpected exception on a page into the friendly 500 page.
-
-    Starlette's last-resort handler answers and then re-raises, which makes the server drop the
-    connection; answering here (inside it) keeps the connection usable and logs the error once,
-    with the request id that the page shows.
-    """
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(API_PREFIXES):
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:
-            if started:
-                raise
-            request = Request(scope, receive)
-            await log_unexpected(request, exc)  # the administrators' error log, with this request id
-            response = _unexpected_page(request, exc)
-            await response(scope, receive, send)
+async def _unexpected_page_logged(request: Request, exc: Exception) -> Response:
+    """The friendly 500 page, after storing the error in the administrators' error log with this request id."""
+    await log_unexpected(request, exc)
+    return _unexpected_page(request, exc)
 
 
 def _tessera_page(request: Request, exc: Exception) -> Response:

@@ -7,10 +7,11 @@ The body shape is the same for all errors so clients need one parser:
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -95,20 +96,33 @@ async def unexpected_response(request: Request, exc: BaseException) -> JSONRespo
     return response
 
 
+Responder = Callable[[Request, Exception], Awaitable[Response]]
+
+
 class UnexpectedErrorMiddleware:
-    """Answer an unhandled exception of an API request here, as a normal response.
+    """Answer an unhandled exception here, as a normal response, for the paths it is given.
 
     Starlette's last-resort handler (where ``Exception`` handlers run) answers and then re-raises, so
-    the server drops the connection and a keep-alive client's next request fails with a reset. Page
-    requests are left to the web UI's error page (ui.errors.PageErrorMiddleware), or to that last resort.
+    the server drops the connection and a keep-alive client's next request fails with a reset. The API
+    installs it for its own paths with the JSON answer; the web UI installs it for pages with its
+    friendly error page. A response already started cannot be replaced: then the error propagates.
     """
 
-    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...] = API_PATHS):
+    def __init__(
+        self,
+        app: ASGIApp,
+        prefixes: tuple[str, ...] = API_PATHS,
+        *,
+        respond: Responder | None = None,
+        exclude: bool = False,
+    ):
         self.app = app
         self.prefixes = prefixes
+        self.respond = respond or unexpected_response
+        self.exclude = exclude  # True: handle every path except these prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
+        if scope["type"] != "http" or scope["path"].startswith(self.prefixes) == self.exclude:
             await self.app(scope, receive, send)
             return
         started = False
@@ -124,7 +138,7 @@ class UnexpectedErrorMiddleware:
         except Exception as exc:
             if started:
                 raise  # half a response is out: nothing better to do than drop the connection
-            response = await unexpected_response(Request(scope, receive), exc)
+            response = await self.respond(Request(scope, receive), exc)
             await response(scope, receive, send)
 
 
