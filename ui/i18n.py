@@ -22,6 +22,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nav.signed_in_as": {"zh": "当前用户", "en": "Signed in as"},
     "nav.admin": {"zh": "管理员", "en": "Administrator"},
     "nav.logout": {"zh": "退出登录", "en": "Sign out"},
+    "nav.account": {"zh": "我的账户", "en": "My account"},
+    "nav.system_admin": {"zh": "系统管理", "en": "Administration"},
     "nav.breadcrumb": {"zh": "位置", "en": "Breadcrumb"},
     "nav.skip": {"zh": "跳到主要内容", "en": "Skip to main content"},
     # login
@@ -220,6 +222,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     "errors.home": {"zh": "返回首页", "en": "Go to the home page"},
     "errors.back": {"zh": "返回上一页", "en": "Go back"},
 }
+
+
+def _merge_catalogues() -> None:
+    """Add the per-area catalogues of ui/messages; a key defined twice is a bug, so it fails loudly."""
+    from ui.messages import account, admin_logs, admin_people, exports
+
+    for module in (admin_people, admin_logs, account, exports):
+        for key, texts in module.MESSAGES.items():
+            if key in MESSAGES:
+                raise RuntimeError(f"UI message key defined twice: {key}")
+            MESSAGES[key] = texts
+
+
+_merge_catalogues()
 
 
 def t(lang: str, key: str, **params: Any) -> str:
