@@ -20,7 +20,7 @@ from runtime.security.crypto import FieldCipher, TableCrypt
 SYSTEM_JSON = ("id", "version", "created_by", "updated_by", "owner_id", "department_id")
 
 
-def _crypt(crypt: TableCrypt | None, f: Field) -> TableCrypt:
+def crypt_for(crypt: TableCrypt | None, f: Field) -> TableCrypt:
     if crypt is None:  # never store or show a sensitive value unencrypted because a caller forgot the cipher
         raise RuntimeError(f"the field '{f.name}' is encrypted at rest: pass the table's cipher")
     return crypt
@@ -34,7 +34,7 @@ def to_db_values(fields: list[Field], data: dict[str, Any], crypt: TableCrypt | 
             continue
         value = field_type(f).to_db(data[f.name], f)
         if is_encrypted(f):
-            out.update(_crypt(crypt, f).seal(f, value))
+            out.update(crypt_for(crypt, f).seal(f, value))
         else:
             out[f.name] = value
     return out
@@ -74,7 +74,7 @@ def row_to_json(
     for name, f, encrypted, convert in _read_plan(entity_fields):
         value = mapping.get(name)
         if encrypted:
-            value = _crypt(crypt, f).open(f, value, mapping.get("id"))
+            value = crypt_for(crypt, f).open(f, value, mapping.get("id"))
         out[name] = value if convert is None or value is None else convert(value, f)
     return out
 
@@ -111,3 +111,4 @@ def python_values(entity_fields: list[Field], data: dict[str, Any]) -> dict[str,
             except (ValueError, TypeError, ArithmeticError):
                 out[f.name] = None  # not yet valid while the user is typing: conditions treat it as empty
     return out
+

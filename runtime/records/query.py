@@ -323,10 +323,11 @@ def order_by(table: sa.Table, sort: list[tuple[str, bool]]) -> list[sa.ColumnEle
 
 
 def full_sort(sort: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
-    """The requested sort plus id as tie-breaker (newest first when nothing is asked)."""
+    """The requested sort plus id as tie-breaker (newest first when nothing is asked; `sort=id` is honoured)."""
+    by_id = [d for n, d in sort if n == "id"]
     sort = [(n, d) for n, d in sort if n != "id"]
     if not sort:
-        return [("id", True)]
+        return [("id", by_id[0] if by_id else True)]
     return [*sort, ("id", sort[-1][1] if len(sort) == 1 else False)]
 
 
@@ -343,10 +344,15 @@ def simple_after(table: sa.Table, sort: list[tuple[str, bool]], values: list[Any
     (name, desc), _ = sort
     col, idcol = table.c[name], table.c["id"]
     v, vid = values
-    pair, bound = sa.tuple_(col, idcol), sa.tuple_(sa.literal(v), sa.literal(vid))
+    pair, bound = sa.tuple_(col, idcol), sa.tuple_(_bound(v), _bound(vid))
     if desc:
         return sa.and_(col <= v, pair < bound)
     return sa.and_(col >= v, pair > bound)
+
+
+def _bound(value: Any) -> sa.ColumnElement:
+    """A cursor value as a bind parameter (it may already be one: paging.py's named placeholders)."""
+    return value if isinstance(value, sa.BindParameter) else sa.literal(value)
 
 
 def tighten_for_cursor(filters: list[Filter], sort: list[tuple[str, bool]], values: list[Any]) -> list[Filter]:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from runtime.blueprints.model import SYSTEM_FIELDS, Entity, Form
 from runtime.clock import Clock, SystemClock
-from runtime.errors import BadRequest, Conflict, NotFound, RecordInvalid, StaleVersion
+from runtime.errors import BadRequest, Conflict, Forbidden, NotFound, RecordInvalid, StaleVersion
 from runtime.fields.storage import is_encrypted
 from runtime.records import logic
 from runtime.records.autonumber import next_number
@@ -24,22 +24,20 @@ from runtime.records.checks import link_errors, unique_errors
 from runtime.records.context import Context
 from runtime.records.convert import python_values, record_to_json, row_to_json, to_db_values
 from runtime.records.hooks import Hooks, WriteEvent
+from runtime.records.list_reader import RawRowReader
+from runtime.records.paging import Pager
 from runtime.records.query import (
-    COUNT_CAP,
     NON_NULL_OPS,
     Filter,
     ListQuery,
     Page,
-    after_clause,
     decode_cursor,
     encode_cursor,
     filter_clause,
     full_sort,
     is_simple_sort,
-    order_by,
     refuse_encrypted_sort,
     search_clause,
-    simple_after,
     tighten_for_cursor,
 )
 from runtime.registry import Registry
@@ -86,6 +84,8 @@ class RecordsService:
         self.clock = clock or SystemClock()
         self.hooks = hooks or Hooks()
         self.cipher = cipher
+        self._pager = Pager(db.engine.dialect)
+        self._readers: dict[tuple[str, int], tuple[sa.Table, RawRowReader]] = {}
         """Seals and opens sensitive fields (runtime.security); required once an entity has one."""
 
     def _crypt(self, table: str) -> TableCrypt | None:
@@ -101,27 +101,50 @@ class RecordsService:
     def list(self, entity_id: str, query: ListQuery, ctx: Context) -> Page:
         entity = self.registry.entity(entity_id)
         table = self.registry.tables[entity_id].main
-        where = self._where(entity, table, query.filters, query, ctx)
         refuse_encrypted_sort(entity, query.sort)
         sort = full_sort(query.sort)
         values = decode_cursor(query.cursor, entity, sort) if query.cursor else None
-        page_where = where
+        page_filters = query.filters
         if values is not None and is_simple_sort(sort):
-            tightened = tighten_for_cursor(query.filters, sort, values)
-            page_where = self._where(entity, table, tightened, query, ctx) if tightened != query.filters else where
+            page_filters = tighten_for_cursor(query.filters, sort, values)
+        page_where, shape = self._where_and_shape(entity, table, page_filters, query, ctx)
         with self.db.read() as conn:
             never_null = any(f.field == sort[0][0] and f.op in NON_NULL_OPS for f in query.filters)
-            rows = self._page_rows(conn, table, page_where, sort, values, query.limit, sort_key_never_null=never_null)
-            total, exact = self._count(conn, table, where, query)
+            page = self._pager.page(
+                conn, table, page_where, sort, values, query.limit, sort_key_never_null=never_null, shape=shape
+            )
+            rows, type_codes = page.rows, page.type_codes
+            if self._wants_count(query):  # the count needs the filters as asked, not tightened by the cursor
+                where = page_where
+                if page_filters is not query.filters:
+                    where, shape = self._where_and_shape(entity, table, query.filters, query, ctx)
+                total, exact = self._pager.count(conn, table, where, query, shape)
+            else:
+                total, exact = None, False
         more = len(rows) > query.limit
         rows = rows[: query.limit]
-        next_cursor = None
-        if more and rows:
-            last = rows[-1]._mapping
-            next_cursor = encode_cursor([_cursor_value(last[n]) for n, _ in sort])
         crypt = self._crypt(table.name)
-        items = [self.hooks.transform(entity, ctx, _list_item(entity, r, crypt)) for r in rows]
+        reader = self._reader(entity, table, type_codes)
+        items = [reader.item(r, crypt) for r in rows]
+        next_cursor = None
+        if more and rows:  # from the stored values: JSON forms may be rounded (datetimes to the second)
+            last = rows[-1]
+            next_cursor = encode_cursor([reader.cursor_value(last, n) for n, _ in sort])
+        transform = self.hooks.transformer(entity, ctx)
+        if transform is not None:
+            items = [transform(item) for item in items]
         return Page(items, next_cursor, total, exact, query.limit)
+
+    def _reader(self, entity: Entity, table: sa.Table, type_codes: tuple) -> RawRowReader:
+        """One row plan per entity and table object (a redeploy makes new ones)."""
+        key = (entity.id, id(entity))
+        found = self._readers.get(key)
+        if found is None or found[0] is not table:
+            if len(self._readers) > 1000:
+                self._readers.clear()
+            found = (table, RawRowReader(entity, table, self.db.engine.dialect, type_codes))
+            self._readers[key] = found
+        return found[1]
 
     def titles(self, entity_id: str, ids: list[int], ctx: Context) -> dict[int, str]:
         """Display titles for reference values (list cells, detail pages, pickers)."""
@@ -145,66 +168,60 @@ class RecordsService:
     def _where(
         self, entity: Entity, table: sa.Table, filters: list[Filter], query: ListQuery, ctx: Context
     ) -> list[sa.ColumnElement[bool]]:
+        return self._where_and_shape(entity, table, filters, query, ctx)[0]
+
+    def _where_and_shape(
+        self, entity: Entity, table: sa.Table, filters: list[Filter], query: ListQuery, ctx: Context
+    ) -> tuple[list[sa.ColumnElement[bool]], tuple | None]:
+        """The WHERE clauses, and a small key of their SQL structure for the statement cache (fetch.py).
+
+        The key names everything that changes the SQL text: each filter's field, operator and the
+        types/arity of its value (the value itself only where it picks the SQL, as `empty` does),
+        the search fields and the scope clause's own cache key. None: let fetch.py key on the
+        full statement instead.
+        """
         crypt = self._crypt(table.name)
         where = [filter_clause(entity, table, f, self.db.dialect, crypt) for f in filters]
         if query.search:
             where.append(search_clause(entity, table, query.search, query.search_fields, crypt))
         scope = self.hooks.scope_clause(entity, ctx, table)
+        scope_key: Any = None
         if scope is not None:
             where.append(scope)
-        return where
+            found = scope._generate_cache_key()
+            if found is None:
+                return where, None
+            scope_key = found.key
+        shape = (
+            entity.id,
+            id(table),
+            tuple((f.field, f.op, _value_shape(f.value) if f.op != "empty" else f.value) for f in filters),
+            (tuple(query.search_fields), bool(query.search)),
+            scope_key,
+        )
+        return where, shape
 
-    def _page_rows(
-        self,
-        conn: Connection,
-        table: sa.Table,
-        where: list,
-        sort: list,
-        values: list | None,
-        limit: int,
-        *,
-        sort_key_never_null: bool = False,
-    ) -> list:
-        """One page in (nulls-last) sort order.
+    @staticmethod
+    def _wants_count(query: ListQuery) -> bool:
+        """Counted on the first page only ("auto") unless an exact count is asked for."""
+        return not (query.count == "none" or (query.count == "auto" and query.cursor))
 
-        `sort_key_never_null` says a filter already excludes NULL sort keys: then neither the
-        `IS NOT NULL` term (which SQLite would use as the index range start instead of the
-        cursor) nor the NULL phase is needed.
-        """
-        want = limit + 1
-        base = sa.select(table)
-        if not is_simple_sort(sort):
-            q = base.where(*where)
-            if values is not None:
-                q = q.where(after_clause(table, sort, values))
-            return list(conn.execute(q.order_by(*order_by(table, sort)).limit(want)))
-        (name, desc), (_, id_desc) = sort
-        col, idcol = table.c[name], table.c.id
-        rows: list = []
-        if values is None or values[0] is not None:
-            # the cursor bound goes first: SQLite uses the first usable range term to seek the index
-            q = base.where(simple_after(table, sort, values)) if values is not None else base
-            q = q.where(*where)
-            if values is None and not sort_key_never_null:
-                q = q.where(col.is_not(None))
-            rows = list(
-                conn.execute(q.order_by(col.desc() if desc else col, idcol.desc() if id_desc else idcol).limit(want))
-            )
-        if len(rows) < want and not sort_key_never_null:
-            q = base.where(*where, col.is_(None))
-            if values is not None and values[0] is None:
-                q = q.where(idcol < values[1] if id_desc else idcol > values[1])
-            rows += list(conn.execute(q.order_by(idcol.desc() if id_desc else idcol).limit(want - len(rows))))
-        return rows
+    def _load_written(
+        self, conn: Connection, entity: Entity, record_id: int, ctx: Context, action: str
+    ) -> dict[str, Any]:
+        try:
+            return self._load(conn, entity, record_id, ctx)
+        except NotFound:
+            raise _out_of_scope(entity, action) from None
 
-    def _count(self, conn: Connection, table: sa.Table, where: list, query: ListQuery) -> tuple[int | None, bool]:
-        if query.count == "none" or (query.count == "auto" and query.cursor):
-            return None, False
-        if query.count == "exact":
-            return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one(), True
-        capped = sa.select(sa.literal(1)).select_from(table).where(*where).limit(COUNT_CAP + 1).subquery()
-        n = conn.execute(sa.select(sa.func.count()).select_from(capped)).scalar_one()
-        return min(n, COUNT_CAP), n <= COUNT_CAP
+    def _require_in_scope(self, conn: Connection, entity: Entity, record_id: int, ctx: Context, action: str) -> None:
+        """A write may not put a record where its author can no longer see it (e.g. another team's owner)."""
+        table = self.registry.tables[entity.id].main
+        scope = self.hooks.scope_clause(entity, ctx, table)
+        if scope is None:
+            return
+        if conn.execute(sa.select(table.c.id).where(table.c.id == record_id, scope)).first() is None:
+            raise _out_of_scope(entity, action)
 
     def _load(
         self, conn: Connection, entity: Entity, record_id: int, ctx: Context, *, for_update: bool = False
@@ -255,8 +272,9 @@ class RecordsService:
             record_id = conn.execute(sa.insert(tables.main).values(**row)).inserted_primary_key[0]
             self._write_children(conn, entity, record_id, payload)
             if tables.children:
-                record = self._load(conn, entity, record_id, ctx)
+                record = self._load_written(conn, entity, record_id, ctx, "create")
             else:  # built from the values just written: a read-back would cost a sixth of a create
+                self._require_in_scope(conn, entity, record_id, ctx, "create")
                 record = record_to_json(entity, {**row, "id": record_id}, {}, self.cipher)
             self._run_after(entity, "create", ctx, conn, record_id, None, record)
         return self.hooks.transform(entity, ctx, record)
@@ -306,7 +324,7 @@ class RecordsService:
                     f"{entity.id} #{record_id} was changed by someone else; reload it", before["version"] + 1
                 )
             self._write_children(conn, entity, record_id, payload, replace=True)
-            after = self._load(conn, entity, record_id, ctx)
+            after = self._load_written(conn, entity, record_id, ctx, "update")
             self._run_after(entity, "update", ctx, conn, record_id, before, after)
         return self.hooks.transform(entity, ctx, after)
 
@@ -464,19 +482,19 @@ def _with_pattern_messages(entity: Entity, errors: list[FieldError], lang: str) 
     return out
 
 
-def _cursor_value(value: Any) -> Any:
-    if value is None or isinstance(value, int | str | float | bool):
-        return value
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+def _value_shape(value: Any) -> Any:
+    """What of a bound value can change the SQL: None (IS NULL), its type (literal binds), a list's arity."""
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        return tuple(_value_shape(v) for v in value)
+    return type(value)
 
 
-def _list_item(entity: Entity, row: Any, crypt: TableCrypt | None) -> dict[str, Any]:
-    m = row._mapping
-    return {
-        "id": m["id"],
-        "version": m["version"],
-        "created_at": m["created_at"].isoformat(timespec="seconds"),
-        "updated_at": m["updated_at"].isoformat(timespec="seconds"),
-        "owner_id": m["owner_id"],
-        **row_to_json(entity.fields, row, crypt),
-    }
+def _out_of_scope(entity: Entity, action: str) -> Forbidden:
+    """Said plainly: the change itself is fine, but its result would be outside the author's data scope."""
+    return Forbidden(
+        f"this {action} would put the {entity.label_in('en')} ({entity.id}) record outside the records you may "
+        "see (for example by giving it to another team); nothing was changed. Ask someone whose data scope "
+        "covers both, or an administrator."
+    )
