@@ -149,6 +149,7 @@ def serve(
     import uvicorn
 
     from runtime.api import create_app
+    from runtime.demo import demo_login_lines
 
     t = _tessera()
     if demo:
@@ -160,6 +161,8 @@ def serve(
         typer.echo("")
         typer.echo(f"  Tessera is running at http://{host}:{port}")
         typer.echo(f"  sign in as: admin / {shown}")
+        for line in demo_login_lines(t):
+            typer.echo(line)
         typer.echo("")
     sys.stdout.flush()
     uvicorn.run(create_app(t), host=host, port=port, log_level="info")

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from runtime.demo import load_demo
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime.blueprints import PackInvalid, load_pack
+from runtime.demo import demo_login_lines, demo_logins, demo_password, load_demo
+from runtime.permissions.admin import PeopleAdmin
 from runtime.records import Context
 from runtime.records.query import ListQuery, parse_query_params
 from runtime.services import Tessera
+from tests.support.packs import pack_variant
 
 CTX = Context(channel="api", lang="en", is_admin=True)
 
@@ -26,3 +36,94 @@ def test_demo_references_reach_records_that_were_already_there(tessera: Tessera)
     assert load_demo(tessera, tessera.registry.packs["all_fields"]) == {"specimen": 2}
     offices = {s["title"]: s["office"] for s in tessera.records.list("specimen", ListQuery(), CTX).items}
     assert offices["示例一"] == east["id"]
+
+
+# the demo organisation: departments, users and '@user:' / '@department:' references -----------------
+ALL_FIELDS = Path(__file__).parent / "packs" / "all_fields"
+TEAM = {
+    "departments": [
+        {"code": "H", "name": "示例医院", "organisation": "示例医院"},
+        {"code": "H-OUT", "name": "外联部", "parent": "H"},
+    ],
+    "users": [
+        {
+            "username": "demo.keeper",
+            "display_name": "王联络",
+            "department": "H-OUT",
+            "roles": ["keeper"],
+            "title": "联络员",
+        }
+    ],
+}
+KEEPER_ROLE = {
+    "id": "keeper",
+    "label": {"zh": "联络员", "en": "Keeper"},
+    "permissions": [{"entity": "specimen", "actions": ["read"], "scope": "own"}],
+}
+
+
+def _with_people(docs: dict[str, Any]) -> None:
+    docs["demo/00_people.json"] = TEAM
+    docs["roles/keeper.json"] = KEEPER_ROLE
+    docs["entities/specimen.json"]["owner_field"] = "liaison"
+    for record in docs["demo/specimens.json"]["records"]:
+        record.update(liaison="@user:demo.keeper", dept="@department:H-OUT")
+
+
+def test_pl20_demo_users_own_the_records_that_name_them(make_tessera: Callable[..., Tessera], tmp_path: Path) -> None:
+    pack_dir = pack_variant(ALL_FIELDS, tmp_path / "all_fields", _with_people)
+    app = make_tessera(str(pack_dir))
+    pack = app.registry.packs["all_fields"]
+    assert load_demo(app, pack) == {"region_office": 2, "specimen": 2}
+    keeper = app.users.by_username("demo.keeper")
+    assert keeper is not None and keeper.display_name == "王联络"
+    specimens = app.records.list("specimen", ListQuery(), CTX).items
+    assert {s["liaison"] for s in specimens} == {keeper.id}
+    departments = {d["code"]: d for d in PeopleAdmin(app.db, app.registry, app.permissions).list_departments()}
+    assert {s["dept"] for s in specimens} == {departments["H-OUT"]["id"]}
+    assert departments["H-OUT"]["parent_id"] == departments["H"]["id"]
+    # the shared password is kept in the data directory (never in the pack) and signs the user in
+    password, logins = demo_logins(app)
+    assert password and password not in json.dumps(TEAM) and demo_password(app) == password
+    assert [(x.username, x.display_name, x.department, x.roles) for x in logins] == [
+        ("demo.keeper", "王联络", "外联部", "联络员")
+    ]
+    assert app.users.authenticate("demo.keeper", password) is not None
+    assert any("demo.keeper" in line for line in demo_login_lines(app)) and password in demo_login_lines(app)[0]
+    # the keeper sees the demo records assigned to them: the 'own' scope follows the owner field
+    ctx = Context(channel="api", lang="en", user_id=keeper.id, department_id=keeper.department_id)
+    assert len(app.records.list("specimen", ListQuery(), ctx).items) == 2
+    # a second run creates neither people nor records, and keeps the password
+    assert load_demo(app, pack) == {}
+    assert demo_logins(app) == (password, logins)
+    assert len(departments) == len(PeopleAdmin(app.db, app.registry, app.permissions).list_departments())
+
+
+def test_pl02_demo_references_to_undeclared_people_are_named(tmp_path: Path) -> None:
+    def change(docs: dict[str, Any]) -> None:
+        _with_people(docs)
+        docs["demo/specimens.json"]["records"][1]["liaison"] = "@user:nobody"
+        docs["demo/00_people.json"]["users"][0]["roles"] = ["ghost"]
+        docs["demo/00_people.json"]["departments"][1]["parent"] = "NOPE"
+
+    with pytest.raises(PackInvalid) as info:
+        load_pack(pack_variant(ALL_FIELDS, tmp_path / "all_fields", change))
+    found = {(e.file, e.pointer, e.message) for e in info.value.errors}
+    assert found == {
+        ("demo/specimens.json", "/records/1/liaison", "no demo user 'nobody' is declared in this pack"),
+        ("demo/00_people.json", "/users/0/roles/0", "the role 'ghost' does not exist in this pack"),
+        ("demo/00_people.json", "/departments/1/parent", "no demo department 'NOPE' is declared"),
+    }
+
+
+def test_pl02_owner_and_department_fields_must_have_the_right_type(tmp_path: Path) -> None:
+    def change(docs: dict[str, Any]) -> None:
+        docs["entities/specimen.json"].update(owner_field="dept", department_field="ghost")
+
+    with pytest.raises(PackInvalid) as info:
+        load_pack(pack_variant(ALL_FIELDS, tmp_path / "all_fields", change))
+    found = {(e.pointer, e.message) for e in info.value.errors}
+    assert found == {
+        ("/owner_field", "'dept' is not a user field of this entity"),
+        ("/department_field", "'ghost' is not a department field of this entity"),
+    }

@@ -13,6 +13,8 @@ from runtime.fields.types import FIELD_TYPES
 
 AUTONUMBER_TOKEN = re.compile(r"\{(yyyy|yy|mm|dd|seq(?::\d)?)\}")
 DATE_TYPES = ("date", "datetime")
+OWNERSHIP_FIELDS = {"owner_field": "user", "department_field": "department"}
+"""Entity keys naming the fields data scopes use, and the field type each must have."""
 UNINDEXABLE = ("child_table", "long_text", "json", "multiselect", "tags", "file", "image", "region")
 """Types stored as JSON or long text: no useful B-tree index, hence no unique constraint either."""
 
@@ -70,6 +72,13 @@ class _Checker:
                     self.error(file, ["indexes", i, "fields", j], f"a field of type {f.type} cannot be indexed")
         for i, rule in enumerate(entity.raw.get("validations", [])):
             self.check_validation(file, ["validations", i], rule, names)
+        for key, wanted in OWNERSHIP_FIELDS.items():
+            name = entity.raw.get(key)
+            f = entity.field(name) if name else None
+            if name and (f is None or f.type != wanted):
+                self.error(file, [key], f"'{name}' is not a {wanted} field of this entity")
+            elif f is not None and f.sensitive:
+                self.error(file, [key], f"'{name}' is encrypted (sensitive) and cannot decide who may see a record")
 
     def check_fields(self, file: str, fields: list[Field], path: list[object], entity: Entity, top_level: bool) -> None:
         seen: set[str] = set()
@@ -243,9 +252,46 @@ class _Checker:
         walk(self.pack.menus, ["menus"])
 
     def check_demo(self) -> None:
+        """Demo records name an entity of this pack; the demo organisation's codes, usernames and roles exist,
+        and '@user:' / '@department:' references in records name a demo user / department of this pack."""
+        organisations = [doc for doc in self.pack.demo if "entity" not in doc]
+        departments = {d["code"] for doc in organisations for d in doc["departments"]}
+        users = {u["username"] for doc in organisations for u in doc["users"]}
+        for doc in organisations:
+            self._check_organisation(doc, departments)
+        known = {"user": users, "department": departments}
         for doc in self.pack.demo:
+            if "entity" not in doc:
+                continue
             if doc["entity"] not in self.pack.entities:
                 self.error(doc["_file"], ["entity"], f"the entity '{doc['entity']}' does not exist in this pack")
+            for i, record in enumerate(doc["records"]):
+                for name, value in record.items():
+                    kind, key = demo_reference(value)
+                    if kind in known and key not in known[kind]:
+                        self.error(
+                            doc["_file"], ["records", i, name], f"no demo {kind} '{key}' is declared in this pack"
+                        )
+
+    def _check_organisation(self, doc: dict, departments: set[str]) -> None:
+        file = doc["_file"]
+        codes: set[str] = set()
+        for i, dept in enumerate(doc["departments"]):
+            if dept["code"] in codes:
+                self.error(file, ["departments", i, "code"], f"the code '{dept['code']}' is used twice")
+            codes.add(dept["code"])
+            if dept.get("parent") is not None and dept["parent"] not in departments:
+                self.error(file, ["departments", i, "parent"], f"no demo department '{dept['parent']}' is declared")
+        names: set[str] = set()
+        for i, user in enumerate(doc["users"]):
+            if user["username"] in names:
+                self.error(file, ["users", i, "username"], f"the username '{user['username']}' is used twice")
+            names.add(user["username"])
+            if user.get("department") is not None and user["department"] not in departments:
+                self.error(file, ["users", i, "department"], f"no demo department '{user['department']}' is declared")
+            for j, role in enumerate(user["roles"]):
+                if role not in self.pack.roles:
+                    self.error(file, ["users", i, "roles", j], f"the role '{role}' does not exist in this pack")
 
     # roles ----------------------------------------------------------------------------------
     def check_roles(self) -> None:
@@ -313,6 +359,14 @@ def hierarchy_cycles(parents: dict[str, str | None]) -> list[str]:
             seen.add(current)
             current = parents.get(current)
     return bad
+
+
+def demo_reference(value: object) -> tuple[str, str]:
+    """('user', 'li.na') for a demo value '@user:li.na'; ('', '') for a value that is no reference."""
+    if isinstance(value, str) and value.startswith("@") and ":" in value:
+        kind, _, key = value[1:].partition(":")
+        return kind, key
+    return "", ""
 
 
 def kind_id(rel: str, doc: object) -> tuple[str, str]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,7 +31,7 @@ from runtime.errors import Forbidden, RecordInvalid
 from runtime.fields.types import field_type
 from runtime.permissions.masking import mask_value
 from runtime.permissions.model import FULL, HIDDEN, EntityAccess, entity_access
-from runtime.permissions.scopes import scope_clause
+from runtime.permissions.scopes import Ownership, scope_clause
 from runtime.permissions.subjects import Subject, SubjectLoader
 from runtime.records import logic
 from runtime.records.context import Context
@@ -74,7 +75,7 @@ class PermissionService:
     def install(self, hooks: Hooks) -> None:
         hooks.before_write.insert(0, self.before_write)
         hooks.read_scope.append(self.read_scope)
-        hooks.read_transform.append(self.read_transform)
+        hooks.read_transformers.append(self.record_transformer)
 
     # questions ----------------------------------------------------------------------------------
     def subject(self, ctx: Context) -> Subject:
@@ -125,7 +126,7 @@ class PermissionService:
         access = self._entity_access(subject, ent)
         if access is None:
             return sa.true()
-        clause = scope_clause(access.scope(action), subject, self.subjects.tree(), table)
+        clause = scope_clause(access.scope(action), subject, self.subjects.tree(), table, Ownership.of(ent))
         return sa.true() if clause is None else clause
 
     def field_levels(self, ctx: Context, entity: Entity | str) -> dict[str, str]:
@@ -150,25 +151,31 @@ class PermissionService:
         access = self._entity_access(subject, entity)
         if access is None:
             return None
-        return scope_clause(access.scope("read"), subject, self.subjects.tree(), table)
+        return scope_clause(access.scope("read"), subject, self.subjects.tree(), table, Ownership.of(entity))
 
     def read_transform(self, entity: Entity, ctx: Context, record: dict[str, Any]) -> dict[str, Any]:
+        transform = self.record_transformer(entity, ctx)
+        return record if transform is None else transform(record)
+
+    def record_transformer(self, entity: Entity, ctx: Context) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+        """Masking for this context and entity, decided once per page (the read_transformers hook)."""
         access = self.access(ctx, entity)
-        if access is None:
-            return record
-        restricted = access.restricted_fields
-        if not restricted:
-            return record
-        out = dict(record)
-        for name, level in restricted.items():
-            if name not in out:
-                continue
-            if level == HIDDEN:
-                del out[name]
-            else:
-                f = entity.field(name)
-                out[name] = mask_value(f, out[name]) if f is not None else None
-        return out
+        if access is None or not access.restricted_fields:
+            return None
+        restricted = [(name, level, entity.field(name)) for name, level in access.restricted_fields.items()]
+
+        def mask(record: dict[str, Any]) -> dict[str, Any]:
+            out = dict(record)
+            for name, level, f in restricted:
+                if name not in out:
+                    continue
+                if level == HIDDEN:
+                    del out[name]
+                else:
+                    out[name] = mask_value(f, out[name]) if f is not None else None
+            return out
+
+        return mask
 
     def before_write(self, event: WriteEvent) -> None:
         subject = self.subject(event.ctx)
@@ -180,7 +187,7 @@ class PermissionService:
             raise Forbidden(f"you may not {VERBS.get(action, action)} {entity.label_in('en')} ({entity.id}) records")
         if action in ("update", "delete") and event.record_id is not None:
             table = self.registry.tables[entity.id].main
-            clause = scope_clause(access.scope(action), subject, self.subjects.tree(), table)
+            clause = scope_clause(access.scope(action), subject, self.subjects.tree(), table, Ownership.of(entity))
             q = sa.select(table.c.id).where(table.c.id == event.record_id)
             if clause is not None and event.conn.execute(q.where(clause)).first() is None:
                 raise Forbidden(f"you may not {VERBS[action]} this {entity.label_in('en')} ({entity.id}) record")
