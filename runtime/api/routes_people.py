@@ -19,7 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from runtime.api.deps import context, current_user, json_body, json_object, tessera
+from runtime.api.deps import client_ip, context, current_user, json_body, json_object, tessera
 from runtime.errors import BadRequest, NotFound
 from runtime.permissions.admin import PeopleAdmin, parse_id
 from runtime.permissions.people_import import PeopleImport
@@ -89,10 +89,9 @@ ROLES_BODY = {
 def _admin(request: Request) -> tuple[PeopleAdmin, Context]:
     """The people service for an administrator (or a holder of the 'admin' right); 403 for anyone else."""
     user = current_user(request)
-    app = tessera(request)
     ctx = context(request, user)
-    app.permissions.require_right(ctx, "admin")
-    return PeopleAdmin(app.db, app.registry, app.permissions, clock=app.clock), ctx
+    admin = PeopleAdmin.for_admin(tessera(request), ctx, username=user.username, ip=client_ip(request))
+    return admin, ctx
 
 
 def _int(request: Request, name: str) -> int | None:

@@ -7,13 +7,19 @@ caches are invalidated, and role edits reload the registry so every worker proce
 
 Only real administrators (users.is_admin) may grant or revoke is_admin; nobody may deactivate or
 demote their own account (no lock-out by mistake).
+
+Every change that alters who may do what (a user's roles, administrator flag, activation, password or
+department; the department tree; a role's definition) leaves a ``permission_change`` entry in the
+operation log, written in the same transaction as the change and naming the operator (an
+:class:`runtime.oplog.Actor`). The API and the web pages build the service with
+:meth:`PeopleAdmin.for_admin`, so both check the same right and log the same way.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -25,6 +31,7 @@ from runtime.errors import BadRequest, Conflict, NotFound, RecordInvalid
 from runtime.fields.formats import is_cn_phone, is_email
 from runtime.identity.passwords import hash_password
 from runtime.identity.policy import violations
+from runtime.oplog import Actor, record_operation
 from runtime.permissions.enforce import PermissionService
 from runtime.permissions.model import Role, role_from_document, shipped_roles
 from runtime.permissions.store import load_roles, save_role
@@ -34,6 +41,9 @@ from runtime.registry import Registry
 from runtime.storage import platform_tables as pt
 from runtime.storage.database import Database
 from runtime.validation.errors import FieldError
+
+if TYPE_CHECKING:
+    from runtime.services import Tessera
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 NOTIFY_CHANNELS = ("in_app", "email", "sms", "wechat")
@@ -54,6 +64,18 @@ USER_KEYS = (
 )
 DEPARTMENT_KEYS = ("name", "parent_id", "code", "organisation", "sort")
 MAX_ID = 2**63 - 1
+LOGGED_USER_KEYS = ("roles", "is_admin", "active", "department_id", "password")
+"""User changes that alter what the person may do: each leaves an operation-log entry."""
+
+
+class Refused(Conflict):
+    """A Conflict that also says why in machine-readable form (``reason`` and ``params``), so a page can
+    word it in the user's language; the API answers with the same 409 and message as a plain Conflict."""
+
+    def __init__(self, message: str, reason: str, **params: Any):
+        super().__init__(message)
+        self.reason = reason
+        self.params = params
 
 
 class Invalid:
@@ -121,11 +143,36 @@ def parse_id(raw: str) -> int:
 
 
 class PeopleAdmin:
-    def __init__(self, db: Database, registry: Registry, permissions: PermissionService, *, clock: Clock | None = None):
+    def __init__(
+        self,
+        db: Database,
+        registry: Registry,
+        permissions: PermissionService,
+        *,
+        clock: Clock | None = None,
+        operator: Actor | None = None,
+    ):
         self.db = db
         self.registry = registry
         self.permissions = permissions
         self.clock = clock or SystemClock()
+        self.operator = operator or Actor()
+
+    @classmethod
+    def for_admin(
+        cls, app: Tessera, ctx: Context, *, username: str | None = None, ip: str | None = None
+    ) -> PeopleAdmin:
+        """The service for an administrator or a holder of the 'admin' right; Forbidden for anyone else.
+
+        Both the API and the web pages build it here, so both check the same right and name the same
+        operator in the operation log."""
+        app.permissions.require_right(ctx, "admin")
+        operator = Actor(ctx.user_id, username, ip, ctx.request_id)
+        return cls(app.db, app.registry, app.permissions, clock=app.clock, operator=operator)
+
+    def log_operation(self, conn: Connection, kind: str, detail: dict[str, Any]) -> None:
+        """One operation-log entry in the caller's transaction (it commits or rolls back with the change)."""
+        record_operation(conn, kind, **self.operator.fields(), detail=detail, at=self.clock.now())
 
     # users ----------------------------------------------------------------------------------------
     def list_users(
@@ -140,15 +187,7 @@ class PeopleAdmin:
     ) -> dict[str, Any]:
         u = pt.users.c
         q = sa.select(pt.users).order_by(u.id).limit(limit + 1)
-        if search:
-            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            q = q.where(sa.or_(u.username.ilike(pattern, escape="\\"), u.display_name.ilike(pattern, escape="\\")))
-        if department_id is not None:
-            q = q.where(u.department_id == department_id)
-        if active is not None:
-            q = q.where(u.active.is_(active))
-        if role:
-            q = q.where(u.id.in_(sa.select(pt.user_roles.c.user_id).where(pt.user_roles.c.role_id == role)))
+        q = q.where(*_user_filters(search, department_id, active, role))
         if after_id is not None:
             q = q.where(u.id > after_id)
         with self.db.read() as conn:
@@ -157,6 +196,33 @@ class PeopleAdmin:
             rows = rows[:limit]
             items = self._users_json(conn, rows)
         return {"items": items, "next_after_id": rows[-1].id if more and rows else None}
+
+    def count_users(
+        self,
+        *,
+        search: str | None = None,
+        department_id: int | None = None,
+        active: bool | None = None,
+        role: str | None = None,
+    ) -> int:
+        """How many users match the same filters as list_users (for "N users" above a paged list)."""
+        q = sa.select(sa.func.count()).select_from(pt.users).where(*_user_filters(search, department_id, active, role))
+        with self.db.read() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def role_holders(self) -> dict[str, int]:
+        """role id -> how many users hold it directly."""
+        ur = pt.user_roles.c
+        q = sa.select(ur.role_id, sa.func.count()).group_by(ur.role_id)
+        with self.db.read() as conn:
+            return {role_id: int(n) for role_id, n in conn.execute(q).all()}
+
+    def department_members(self) -> dict[int, int]:
+        """department id -> how many users belong to it directly."""
+        u = pt.users.c
+        q = sa.select(u.department_id, sa.func.count()).where(u.department_id.is_not(None)).group_by(u.department_id)
+        with self.db.read() as conn:
+            return {dept_id: int(n) for dept_id, n in conn.execute(q).all()}
 
     def get_user(self, user_id: int) -> dict[str, Any]:
         with self.db.read() as conn:
@@ -318,8 +384,24 @@ class PeopleAdmin:
             errors.raise_if_any()
             uid = self.insert_user(conn, values, roles)
             result = self._user_json(conn, uid)
+            self._log_user(conn, "user_created", result, set(data))
         self.permissions.subjects.invalidate([uid])
         return result
+
+    def _log_user(self, conn: Connection, event: str, user: dict[str, Any], keys: set[str]) -> None:
+        """A permission_change entry when roles, admin flag, activation, password or department are set or change."""
+        changed = sorted(k for k in keys if k in LOGGED_USER_KEYS)
+        if event == "user_changed" and not changed:
+            return
+        detail: dict[str, Any] = {
+            "target": "user",
+            "event": event,
+            "user_id": user["id"],
+            "username": user["username"],
+            "changed": changed,
+            **{k: user[k] for k in ("roles", "is_admin", "active", "department_id")},
+        }
+        self.log_operation(conn, "permission_change", detail)
 
     def insert_user(self, conn: Connection, values: dict[str, Any], roles: list[str] | None) -> int:
         values = dict(values)
@@ -352,8 +434,11 @@ class PeopleAdmin:
                 raise NotFound(f"no user with id {user_id}")
             values, roles = self.user_values(conn, data, existing, errors, actor)
             errors.raise_if_any()
+            before = self._users_json(conn, [existing])[0]
             self.apply_user_change(conn, existing, values, roles)
             result = self._user_json(conn, user_id)
+            changed = {k for k in LOGGED_USER_KEYS if k != "password" and before[k] != result[k]}
+            self._log_user(conn, "user_changed", result, changed | ({"password"} if "_password" in values else set()))
         self.permissions.subjects.invalidate([user_id])
         return result
 
@@ -458,6 +543,7 @@ class PeopleAdmin:
             errors.raise_if_any()
             dept_id = conn.execute(sa.insert(pt.departments).values(**{"sort": 0, **values})).inserted_primary_key[0]
             row = conn.execute(sa.select(pt.departments).where(pt.departments.c.id == dept_id)).first()
+            self._log_department(conn, "department_created", row)
         self.permissions.subjects.invalidate_departments()
         return _department_json(row)
 
@@ -465,13 +551,18 @@ class PeopleAdmin:
         errors = Invalid()
         data = _object(data, DEPARTMENT_KEYS, errors)
         with self.db.write() as conn:
-            if conn.execute(sa.select(pt.departments.c.id).where(pt.departments.c.id == dept_id)).first() is None:
+            before = conn.execute(sa.select(pt.departments).where(pt.departments.c.id == dept_id)).first()
+            if before is None:
                 raise NotFound(f"no department with id {dept_id}")
             values = self.department_values(conn, data, dept_id, errors)
             errors.raise_if_any()
             if values:
                 conn.execute(sa.update(pt.departments).where(pt.departments.c.id == dept_id).values(**values))
             row = conn.execute(sa.select(pt.departments).where(pt.departments.c.id == dept_id)).first()
+            changed = sorted(k for k, v in values.items() if getattr(before, k) != v)
+            if changed:
+                event = "department_moved" if "parent_id" in changed else "department_changed"
+                self._log_department(conn, event, row, changed=changed, before_parent_id=before.parent_id)
         self.permissions.subjects.invalidate_departments()
         return _department_json(row)
 
@@ -487,19 +578,33 @@ class PeopleAdmin:
                 sa.select(sa.func.count()).select_from(pt.departments).where(pt.departments.c.parent_id == dept_id)
             ).scalar_one()
             if children:
-                raise Conflict(f"department #{dept_id} has {children} sub-department(s); move or delete them first")
+                raise Refused(
+                    f"department #{dept_id} has {children} sub-department(s); move or delete them first",
+                    "children",
+                    count=children,
+                )
             users = conn.execute(
                 sa.select(sa.func.count()).select_from(pt.users).where(pt.users.c.department_id == dept_id)
             ).scalar_one()
             if users:
-                raise Conflict(f"department #{dept_id} still has {users} user(s); move them elsewhere first")
+                raise Refused(
+                    f"department #{dept_id} still has {users} user(s); move them elsewhere first", "users", count=users
+                )
             for entity_id, tables in self.registry.tables.items():
                 t = tables.main
                 n = conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.department_id == dept_id)).scalar()
                 if n:
-                    raise Conflict(f"department #{dept_id} still owns {n} {entity_id} record(s)")
+                    message = f"department #{dept_id} still owns {n} {entity_id} record(s)"
+                    raise Refused(message, "records", count=n, entity=entity_id)
+            row = conn.execute(sa.select(pt.departments).where(pt.departments.c.id == dept_id)).first()
             conn.execute(sa.delete(pt.departments).where(pt.departments.c.id == dept_id))
+            self._log_department(conn, "department_deleted", row)
         self.permissions.subjects.invalidate_departments()
+
+    def _log_department(self, conn: Connection, event: str, row: Any, **extra: Any) -> None:
+        """The tree decides the department and subtree data scopes, so its changes are permission changes."""
+        detail = {"target": "department", "event": event, **_department_json(row), **extra}
+        self.log_operation(conn, "permission_change", detail)
 
     # roles ------------------------------------------------------------------------------------------
     def list_roles(self) -> list[dict[str, Any]]:
@@ -544,6 +649,7 @@ class PeopleAdmin:
             if conn.execute(sa.select(pt.roles.c.id).where(pt.roles.c.id == role.id)).first() is not None:
                 raise Conflict(f"the role '{role.id}' already exists")
             save_role(conn, role, self.clock.now())
+            self._log_role(conn, "role_created", None, role)
         self._roles_changed()
         return self.get_role(role.id)
 
@@ -555,6 +661,7 @@ class PeopleAdmin:
         role = role_from_document(doc, pack_id=existing.pack_id, customised=existing.pack_id is not None)
         with self.db.write() as conn:
             save_role(conn, role, self.clock.now())
+            self._log_role(conn, "role_changed", existing, role)
         self._roles_changed()
         return self.get_role(role_id)
 
@@ -564,9 +671,10 @@ class PeopleAdmin:
         if shipped is None:
             if role_id not in self.registry.roles:
                 raise NotFound(f"no role '{role_id[:40]}'")
-            raise Conflict(f"the role '{role_id}' was created by an administrator; no pack ships it")
+            raise Refused(f"the role '{role_id}' was created by an administrator; no pack ships it", "custom_role")
         with self.db.write() as conn:
             save_role(conn, shipped, self.clock.now())
+            self._log_role(conn, "role_reset", self.registry.roles.get(role_id), shipped)
         self._roles_changed()
         return self.get_role(role_id)
 
@@ -575,14 +683,31 @@ class PeopleAdmin:
         if role is None:
             raise NotFound(f"no role '{role_id[:40]}'")
         if role_id in shipped_roles(self.registry.packs):
-            raise Conflict(f"the role '{role_id}' is shipped by pack '{role.pack_id}'; edit or reset it instead")
+            raise Refused(
+                f"the role '{role_id}' is shipped by pack '{role.pack_id}'; edit or reset it instead",
+                "shipped_role",
+                pack=role.pack_id,
+            )
         children = sorted(r.id for r in self.registry.roles.values() if r.parent == role_id)
         if children:
-            raise Conflict(f"the role '{role_id}' is the parent of {', '.join(children)}; change them first")
+            raise Refused(
+                f"the role '{role_id}' is the parent of {', '.join(children)}; change them first",
+                "parent_role",
+                children=children,
+            )
         with self.db.write() as conn:
-            conn.execute(sa.delete(pt.user_roles).where(pt.user_roles.c.role_id == role_id))
+            holders = conn.execute(sa.delete(pt.user_roles).where(pt.user_roles.c.role_id == role_id)).rowcount
             conn.execute(sa.delete(pt.roles).where(pt.roles.c.id == role_id))
+            self._log_role(conn, "role_deleted", role, None, holders=holders)
         self._roles_changed()
+
+    def _log_role(self, conn: Connection, event: str, before: Role | None, after: Role | None, **extra: Any) -> None:
+        """Before and after of the role's definition (who may do what), as in a pack's role file."""
+        role_id = (after or before).id  # type: ignore[union-attr]
+        detail: dict[str, Any] = {"target": "role", "event": event, "role_id": role_id, **extra}
+        detail["before"] = before.document() if before is not None else None
+        detail["after"] = after.document() if after is not None else None
+        self.log_operation(conn, "permission_change", detail)
 
     def _roles_changed(self) -> None:
         self.registry.reload()
@@ -591,6 +716,23 @@ class PeopleAdmin:
     def stored_roles(self) -> dict[str, Role]:
         with self.db.read() as conn:
             return load_roles(conn)
+
+
+def _user_filters(
+    search: str | None, department_id: int | None, active: bool | None, role: str | None
+) -> list[sa.ColumnElement[bool]]:
+    u = pt.users.c
+    where: list[sa.ColumnElement[bool]] = []
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(sa.or_(u.username.ilike(pattern, escape="\\"), u.display_name.ilike(pattern, escape="\\")))
+    if department_id is not None:
+        where.append(u.department_id == department_id)
+    if active is not None:
+        where.append(u.active.is_(active))
+    if role:
+        where.append(u.id.in_(sa.select(pt.user_roles.c.user_id).where(pt.user_roles.c.role_id == role)))
+    return where
 
 
 def _tree(conn: Connection) -> DepartmentTree:

@@ -12,7 +12,10 @@ in after a password reset. Administrator rights are never imported.
 
 Every row is validated with the same rules as the admin API and reported with its row number and
 per-field errors. The whole import runs in one transaction: a preview rolls it back; a commit with
-errors writes nothing unless `skip_invalid` is set, in which case the valid rows are written.
+errors writes nothing unless `skip_invalid` is set, in which case the valid rows are written. A
+commit leaves an ``import`` entry in the operation log (file, counts, whether it was written).
+
+:func:`template_workbook` is the empty workbook an administrator fills in (both sheets, headers only).
 """
 
 from __future__ import annotations
@@ -196,8 +199,12 @@ class PeopleImport:
                 if not commit or (failed and not skip_invalid):
                     raise _Rollback
                 report["committed"] = True
+                self.admin.log_operation(conn, "import", _log_detail(filename, report, sheets))
         except _Rollback:
             pass
+        if commit and not report["committed"]:  # refused: nothing written, but the attempt is on record
+            with self.db.write() as conn:
+                self.admin.log_operation(conn, "import", _log_detail(filename, report, sheets))
         if report["committed"]:
             self.admin.permissions.subjects.invalidate_departments()
         return report
@@ -348,3 +355,38 @@ def _summary(sheet: Sheet, results: list[RowResult]) -> dict[str, Any]:
         "rows": [r.as_dict() for r in results],
         "ignored_columns": sheet.ignored_columns,
     }
+
+
+def _log_detail(filename: str, report: dict[str, Any], sheets: list[Sheet]) -> dict[str, Any]:
+    return {
+        "what": "people",
+        "file": filename[:200],
+        "committed": report["committed"],
+        **{s.kind: report[s.kind]["summary"] for s in sheets},
+    }
+
+
+TEMPLATE_HEADERS: dict[str, tuple[str, ...]] = {
+    "departments": ("部门编码", "部门名称", "上级编码", "医院", "排序"),
+    "users": ("账号", "姓名", "部门编码", "医院", "手机", "邮箱", "角色", "通知方式", "启用", "初始密码"),
+}
+"""Chinese column names (each an alias in USER_COLUMNS / DEPARTMENT_COLUMNS, so the file reads back)."""
+
+
+def template_workbook() -> bytes:
+    """An .xlsx with a 部门 and a 用户 sheet holding the expected column names, ready to fill in."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    book.remove(book.active)
+    for kind, title in (("departments", "部门"), ("users", "用户")):
+        ws = book.create_sheet(title)
+        ws.append(list(TEMPLATE_HEADERS[kind]))
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for i, name in enumerate(TEMPLATE_HEADERS[kind]):
+            ws.column_dimensions[chr(ord("A") + i)].width = max(12, len(name) * 3)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
