@@ -28,6 +28,7 @@ KINDS = (
     "account_locked",
     "logout",
     "export",
+    "print",
     "import",
     "pack_deploy",
     "permission_change",
@@ -37,6 +38,21 @@ KINDS = (
     "param_change",
 )
 """``param_change`` covers system parameters and module switches (runtime.params, /api/v1/admin/params)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it, as the operation log records it: the signed-in user and their request."""
+
+    user_id: int | None = None
+    username: str | None = None
+    ip: str | None = None
+    request_id: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`record_operation`."""
+        return {"actor_id": self.user_id, "username": self.username, "ip": self.ip, "request_id": self.request_id}
+
 
 _MAX_USERNAME = 64
 _MAX_IP = 64

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from runtime.clock import Clock, SystemClock
 from runtime.errors import NotFound, RecordInvalid
+from runtime.oplog import Actor, record_operation
 from runtime.storage.database import Database
 from runtime.storage.platform_tables import params as params_table
 from runtime.validation.errors import FieldError
@@ -59,6 +60,8 @@ class Param:
     max: float | None = None
     """Highest number, or longest text."""
     choices: tuple[Any, ...] | None = None
+    description: dict[str, str] = field(default_factory=dict)
+    """One or two sentences per language: what the parameter changes, for the settings page."""
 
     def check(self, value: Any, lang: str = "en") -> Any:
         """The value to store, or RecordInvalid naming what is wrong."""
@@ -101,6 +104,8 @@ class Param:
             out["max"] = self.max
         if self.choices is not None:
             out["choices"] = list(self.choices)
+        if self.description:
+            out["description"] = self.description
         return out
 
 
@@ -118,7 +123,20 @@ def declare(param: Param) -> Param:
     return param
 
 
-declare(Param("site.name", str, "Tessera", {"zh": "站点名称", "en": "Site name"}, min=1, max=100))
+declare(
+    Param(
+        "site.name",
+        str,
+        "Tessera",
+        {"zh": "站点名称", "en": "Site name"},
+        min=1,
+        max=100,
+        description={
+            "zh": "显示在浏览器标题和通知中的系统名称。",
+            "en": "The system's name as shown in browser titles and notifications.",
+        },
+    )
+)
 declare(
     Param(
         "login.max_failures",
@@ -127,6 +145,10 @@ declare(
         {"zh": "锁定前允许的连续登录失败次数", "en": "Failed logins before the account is locked"},
         min=1,
         max=100,
+        description={
+            "zh": "同一账户连续输错密码达到此次数后被临时锁定，防止暴力猜测密码。",
+            "en": "An account is locked for a while after this many wrong passwords in a row, against guessing.",
+        },
     )
 )
 declare(
@@ -137,6 +159,10 @@ declare(
         {"zh": "账户锁定时长（分钟）", "en": "Lockout duration (minutes)"},
         min=1,
         max=1440,
+        description={
+            "zh": "账户被锁定后需等待多少分钟才能再次尝试登录。",
+            "en": "How many minutes a locked account must wait before it may try to sign in again.",
+        },
     )
 )
 
@@ -216,15 +242,60 @@ class Params:
         self.invalidate()
         return value
 
-    def set_module(self, pack_id: str, enabled: bool, *, actor_id: int | None = None, lang: str = "en") -> bool:
-        return self.set(module_key(pack_id), enabled, actor_id=actor_id, lang=lang)
+    def set_module(
+        self, pack_id: str, enabled: bool, *, actor_id: int | None = None, lang: str = "en", by: Actor | None = None
+    ) -> bool:
+        """Switch a module on or off; with ``by``, a real switch is written to the operation log."""
+        old = self.module_enabled(pack_id)
+        new = self.set(module_key(pack_id), enabled, actor_id=by.user_id if by else actor_id, lang=lang)
+        if by is not None and old != new:
+            self._log(by, {"module": pack_id, "enabled": [old, new]})
+        return new
 
-    def reset(self, key: str) -> None:
-        """Back to the declared default."""
-        self.param(key)
+    def reset(self, key: str, *, by: Actor | None = None) -> None:
+        """Back to the declared default; with ``by``, a change of value is written to the operation log."""
+        p = self.param(key)
+        old = self.get(key)
         with self.db.write() as conn:
             conn.execute(sa.delete(params_table).where(params_table.c.key == key))
         self.invalidate()
+        if by is not None and old != p.default:
+            self._log(by, {"params": {key: [old, p.default]}})
+
+    def problems(self, values: dict[str, Any], lang: str = "en") -> list[FieldError]:
+        """Every problem of a set of new values, each named by its parameter key (unknown keys too)."""
+        errors: list[FieldError] = []
+        for key, value in values.items():
+            try:
+                self.param(key).check(value, lang)
+            except NotFound as exc:
+                errors.append(FieldError(key, exc.message, "unknown"))
+            except RecordInvalid as exc:
+                errors += [FieldError(key, e.message, e.code) for e in exc.errors]
+        return errors
+
+    def change(self, values: dict[str, Any], *, by: Actor, lang: str = "en") -> dict[str, list[Any]]:
+        """Set several parameters at once, as an administrator does from the API or the settings page.
+
+        All values are checked before any is stored (RecordInvalid names each bad key, nothing is
+        stored); the values that really changed are written to the operation log as one
+        ``param_change`` entry and returned as ``{key: [old, new]}``.
+        """
+        errors = self.problems(values, lang)
+        if errors:
+            raise RecordInvalid(errors)
+        changed: dict[str, list[Any]] = {}
+        for key, value in values.items():
+            old = self.get(key)
+            new = self.set(key, value, actor_id=by.user_id, lang=lang)
+            if old != new:
+                changed[key] = [old, new]
+        if changed:
+            self._log(by, {"params": changed})
+        return changed
+
+    def _log(self, by: Actor, detail: dict[str, Any]) -> None:
+        record_operation(self.db, "param_change", **by.fields(), detail=detail, at=self.clock.now())
 
     # cache ----------------------------------------------------------------------------------------
     def invalidate(self) -> None:

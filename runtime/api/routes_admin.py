@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Path, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -25,7 +24,6 @@ from runtime.api.errors import error_response
 from runtime.errors import BadRequest, Forbidden, NotFound, RecordInvalid
 from runtime.identity.users import User
 from runtime.records.context import CHANNELS
-from runtime.storage.platform_tables import users as users_table
 from runtime.validation.errors import FieldError
 
 router = APIRouter(tags=["audit and operations"])
@@ -126,34 +124,13 @@ def _iso(row: dict[str, Any], *keys: str) -> dict[str, Any]:
     return row
 
 
-def _with_actors(request: Request, items: list[dict[str, Any]], key: str = "actor_id") -> list[dict[str, Any]]:
-    """Add {"actor": {"id", "username", "display_name"}} so timelines show names without N lookups."""
-    ids = {i[key] for i in items if i.get(key) is not None}
-    names: dict[int, dict[str, Any]] = {}
-    if ids:
-        stmt = sa.select(users_table.c.id, users_table.c.username, users_table.c.display_name).where(
-            users_table.c.id.in_(ids)
-        )
-        with tessera(request).db.read() as conn:
-            names = {
-                r.id: {"id": r.id, "username": r.username, "display_name": r.display_name} for r in conn.execute(stmt)
-            }
-    for item in items:
-        item["actor"] = names.get(item.get(key)) if item.get(key) is not None else None
-    return items
-
-
-def _log_change(request: Request, user: User, detail: dict[str, Any]) -> None:
-    app = tessera(request)
-    oplog.record_operation(
-        app.db,
-        "param_change",
-        actor_id=user.id,
+def _actor(request: Request, user: User) -> oplog.Actor:
+    """Who changes parameters and module switches, for the operation log."""
+    return oplog.Actor(
+        user_id=user.id,
         username=user.username,
         ip=request.client.host if request.client else None,
         request_id=request.state.request_id,
-        detail=detail,
-        at=app.clock.now(),
     )
 
 
@@ -168,40 +145,10 @@ def record_history(entity: str, rid: str, request: Request) -> dict[str, Any]:
     app = tessera(request)
     ident = _path_id(rid)
     ctx = context(request, user)
-    app.records.get(entity, ident, ctx)  # 404 or 403 exactly as reading the record would
-    limit = _limit(request)
-    page = audit.timeline(app.db, entity, ident, limit=limit, before_id=_int_param(request, "before_id"))
-    ent = app.registry.entity(entity)
-    items = [_visible(app, ent, ctx, item) for item in page.items]
-    return {"items": _with_actors(request, items), "next_before_id": page.next_before_id}
-
-
-def _sealed_out(item: dict[str, Any]) -> dict[str, Any]:
-    """Sensitive fields show as {"changed": true}: their ciphertext stays in the database."""
-    changes = item["changes"]
-    if any(isinstance(v, dict) and "changed" in v for v in changes.values()):
-        changes = {k: ({"changed": True} if isinstance(v, dict) and "changed" in v else v) for k, v in changes.items()}
-        item = {**item, "changes": changes}
-    return item
-
-
-def _visible(app: Any, entity: Any, ctx: Any, item: dict[str, Any]) -> dict[str, Any]:
-    """Pass the old and new values through the read transforms (field masking), as a record read would."""
-    item = _sealed_out(item)
-    if not app.hooks.read_transform:
-        return item
-    plain = {k: v for k, v in item["changes"].items() if isinstance(v, list) and len(v) == 2}
-    if not plain:
-        return item
-    before = app.hooks.transform(entity, ctx, {"id": item["record_id"], **{k: v[0] for k, v in plain.items()}})
-    after = app.hooks.transform(entity, ctx, {"id": item["record_id"], **{k: v[1] for k, v in plain.items()}})
-    changes = {}
-    for key, value in item["changes"].items():
-        if key not in plain:
-            changes[key] = value
-        elif key in before and key in after:
-            changes[key] = [before[key], after[key]]
-    return {**item, "changes": changes}
+    page = audit.record_history(
+        app, entity, ident, ctx, limit=_limit(request), before_id=_int_param(request, "before_id")
+    )  # 404 or 403 exactly as reading the record would
+    return page.as_dict()
 
 
 # admin viewers --------------------------------------------------------------------------------------
@@ -232,9 +179,8 @@ def admin_audit(request: Request) -> dict[str, Any]:
         since=_when(request, "since"),
         until=_when(request, "until", end_of_day=True),
     )
-    page = audit.search(tessera(request).db, filters, limit=_limit(request), before_id=_int_param(request, "before_id"))
-    items = [_sealed_out(item) for item in page.items]
-    return {"items": _with_actors(request, items), "next_before_id": page.next_before_id}
+    db = tessera(request).db
+    return audit.admin_search(db, filters, limit=_limit(request), before_id=_int_param(request, "before_id")).as_dict()
 
 
 @router.get(
@@ -325,25 +271,7 @@ async def put_params(request: Request) -> dict[str, Any]:
     user = require_admin(request)
     app = tessera(request)
     body = await json_object(request)
-    lang = context(request, user).lang
-    errors: list[FieldError] = []
-    for key, value in body.items():
-        try:
-            app.params.param(key).check(value, lang)
-        except NotFound as exc:
-            errors.append(FieldError(key, exc.message, "unknown"))
-        except RecordInvalid as exc:
-            errors += [FieldError(key, e.message, e.code) for e in exc.errors]
-    if errors:
-        raise RecordInvalid(errors)
-    changed = {}
-    for key, value in body.items():
-        old = app.params.get(key)
-        new = app.params.set(key, value, actor_id=user.id, lang=lang)
-        if old != new:
-            changed[key] = [old, new]
-    if changed:
-        _log_change(request, user, {"params": changed})
+    app.params.change(body, by=_actor(request, user), lang=context(request, user).lang)
     return {"items": app.params.all()}
 
 
@@ -364,10 +292,11 @@ async def put_param(key: ParamKey, request: Request) -> dict[str, Any]:
     body = await json_object(request)
     if "value" not in body:
         raise RecordInvalid([FieldError("value", "is required", "required")])
-    old = app.params.get(key)
-    new = app.params.set(key, body["value"], actor_id=user.id, lang=context(request, user).lang)
-    if old != new:
-        _log_change(request, user, {"params": {key: [old, new]}})
+    app.params.param(key)  # an unknown key is a 404
+    try:
+        app.params.change({key: body["value"]}, by=_actor(request, user), lang=context(request, user).lang)
+    except RecordInvalid as exc:  # one value: its problems are the body's "value"
+        raise RecordInvalid([FieldError("value", e.message, e.code) for e in exc.errors]) from None
     return app.params.describe(key)
 
 
@@ -411,10 +340,7 @@ async def put_module(pack_id: PackId, request: Request) -> dict[str, Any]:
     enabled = body.get("enabled")
     if not isinstance(enabled, bool):
         raise RecordInvalid([FieldError("enabled", "must be true or false", "type")])
-    old = app.params.module_enabled(pack_id)
-    app.params.set_module(pack_id, enabled, actor_id=user.id)
-    if old != enabled:
-        _log_change(request, user, {"module": pack_id, "enabled": [old, enabled]})
+    app.params.set_module(pack_id, enabled, by=_actor(request, user))
     return _module(app, pack_id)
 
 

@@ -1,0 +1,77 @@
+"""/admin: the administration hub, one tile per administration page.
+
+Administrators see every tile. Someone holding only the people-management right ('admin' right
+of a role, checked by the runtime) sees the people tiles; everyone else gets the 403 page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from runtime.api.deps import tessera as get_tessera
+from runtime.errors import Forbidden
+from ui.i18n import t
+from ui.session import require_user, ui_context
+from ui.templating import Crumb, render
+
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class Tile:
+    key: str
+    href: str
+    icon: str
+
+
+GROUPS: tuple[tuple[str, str, tuple[Tile, ...]], ...] = (
+    (
+        "people",
+        "bi-people",
+        (
+            Tile("users", "/admin/users", "bi-person-badge"),
+            Tile("departments", "/admin/departments", "bi-diagram-3"),
+            Tile("roles", "/admin/roles", "bi-shield-lock"),
+            Tile("import", "/admin/users/import", "bi-file-earmark-arrow-up"),
+        ),
+    ),
+    (
+        "logs",
+        "bi-journal-text",
+        (
+            Tile("audit", "/admin/audit", "bi-clock-history"),
+            Tile("oplog", "/admin/oplog", "bi-activity"),
+            Tile("errors", "/admin/errors", "bi-bug"),
+        ),
+    ),
+    (
+        "system",
+        "bi-sliders",
+        (
+            Tile("settings", "/admin/settings", "bi-toggles"),
+            Tile("tokens", "/account/tokens", "bi-key"),
+        ),
+    ),
+)
+
+
+@router.get("/admin")
+def hub(request: Request) -> HTMLResponse:
+    user = require_user(request)
+    app, ctx = get_tessera(request), ui_context(request, user)
+    manages_people = user.is_admin or app.permissions.has_right(ctx, "admin")
+    if not manages_people:
+        raise Forbidden(t(ctx.lang, "logs.forbidden"))
+    visible = {"people"} | ({"logs", "system"} if user.is_admin else set())
+    groups = [(key, icon, tiles) for key, icon, tiles in GROUPS if key in visible]
+    return render(
+        request,
+        "admin/hub.html",
+        user,
+        crumbs=[Crumb(t(ctx.lang, "nav.home"), "/"), Crumb(t(ctx.lang, "logs.hub.title"))],
+        page_title="logs.hub.title",
+        groups=groups,
+    )
