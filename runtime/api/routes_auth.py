@@ -15,7 +15,6 @@ the password-reset endpoints are exempt because they do not act on a session.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -40,12 +39,13 @@ from runtime.api.deps import (
 )
 from runtime.api.errors import error_response
 from runtime.errors import BadRequest, Forbidden
-from runtime.identity.policy import PasswordRejected, check_password
-from runtime.identity.reset import VALIDITY, ResetTokenInvalid
-from runtime.identity.throttle import AccountLocked, TooManyAttempts, WrongCredentials
+from runtime.identity.account import MAX_PASSWORD, WrongCurrentPassword, change_own_password
+from runtime.identity.account import logout_everywhere as end_every_session
+from runtime.identity.events import Caller, log_identity_event
+from runtime.identity.policy import PasswordRejected
+from runtime.identity.reset_mail import complete_reset, request_reset, send_quietly
+from runtime.identity.throttle import AccountLocked, TooManyAttempts
 from runtime.identity.users import User
-from runtime.mail import Mailer, MailError
-from runtime.oplog import record_operation
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -57,14 +57,7 @@ def body_doc(required: list[str], **properties: dict[str, Any]) -> dict[str, Any
 
 
 TEXT = {"type": "string"}
-log = logging.getLogger("tessera.auth")
-MAX_PASSWORD = 256
-
-
-class WrongCurrentPassword(Forbidden):
-    """403, not 401: the session is fine, only the password typed to confirm the change is wrong."""
-
-    code = "wrong_password"
+__all__ = ["WrongCurrentPassword", "body_doc", "router"]
 
 
 def _user_body(user: User) -> dict[str, Any]:
@@ -89,17 +82,12 @@ def _name(body: dict[str, Any], key: str, limit: int) -> str | None:
     return _clean(value[:limit]).strip() or None
 
 
+def _caller(request: Request) -> Caller:
+    return Caller(client_ip(request), request.state.request_id)
+
+
 def _oplog(request: Request, kind: str, user: User | None, username: str | None = None, **detail: Any) -> None:
-    record_operation(
-        tessera(request).db,
-        kind,
-        actor_id=user.id if user else None,
-        username=user.username if user else username,
-        ip=client_ip(request),
-        request_id=request.state.request_id,
-        detail=detail,
-        at=tessera(request).clock.now(),
-    )
+    log_identity_event(tessera(request), kind, _caller(request), user, username=username, **detail)
 
 
 def _refusal(request: Request, exc: AccountLocked | TooManyAttempts | PasswordRejected) -> JSONResponse:
@@ -154,8 +142,7 @@ def logout(request: Request) -> dict[str, bool]:
 def logout_everywhere(request: Request) -> dict[str, Any]:
     """Every session of the account ends, this one included; API tokens stay valid (revoke them separately)."""
     user = current_user(request)
-    epoch = tessera(request).users.bump_session_epoch(user.id)
-    _oplog(request, "logout", user, everywhere=True, session_epoch=epoch)
+    end_every_session(tessera(request), user, caller=_caller(request))
     if token_auth(request) is None:
         request.session.clear()
     return {"ok": True}
@@ -187,63 +174,12 @@ async def change_password(request: Request) -> dict[str, Any] | JSONResponse:
     lang = language(request, user)
     app = tessera(request)
     try:
-        login_guard(request).verify_current_password(
-            user, current[:MAX_PASSWORD], ip=client_ip(request), request_id=request.state.request_id, lang=lang
-        )
-        check_password(new, user.username, lang=lang)
+        epoch = change_own_password(app, login_guard(request), user, current, new, caller=_caller(request), lang=lang)
     except (AccountLocked, TooManyAttempts, PasswordRejected) as exc:
         return _refusal(request, exc)
-    except WrongCredentials as exc:
-        raise WrongCurrentPassword("当前密码不正确" if lang == "zh" else "the current password is not correct") from exc
-    epoch = app.users.set_password(user.id, new, enforce_policy=False, now=app.clock.now())
-    _oplog(request, "password_reset", user, event="changed_by_user")
     fresh = app.users.get(user.id)
     token = sign_in(request, fresh or user)
     return {"ok": True, "csrf_token": token, "session_epoch": epoch}
-
-
-def _reset_mail(lang: str, user: User, link: str) -> tuple[str, str, str]:
-    minutes = int(VALIDITY.total_seconds() // 60)
-    if lang == "en":
-        subject = "Reset your Tessera password"
-        text = (
-            f"Hello {user.display_name},\n\n"
-            f"Someone (hopefully you) asked to reset the password of the account '{user.username}'.\n"
-            f"Open this link within {minutes} minutes to choose a new password (it works once):\n\n{link}\n\n"
-            "If you did not ask for this, ignore this message: your password stays unchanged.\n"
-        )
-        html = (
-            f"<p>Hello {_esc(user.display_name)},</p><p>Open this link within {minutes} minutes to choose a new "
-            f'password for <b>{_esc(user.username)}</b> (it works once):</p><p><a href="{_esc(link)}">'
-            f"{_esc(link)}</a></p><p>If you did not ask for this, ignore this message.</p>"
-        )
-    else:
-        subject = "重置 Tessera 密码"
-        text = (
-            f"{user.display_name}，您好：\n\n"
-            f"我们收到了重置账户“{user.username}”密码的请求。\n"
-            f"请在 {minutes} 分钟内打开以下链接设置新密码（链接只能使用一次）：\n\n{link}\n\n"
-            "如果这不是您本人的操作，请忽略此邮件，您的密码不会改变。\n"
-        )
-        html = (
-            f"<p>{_esc(user.display_name)}，您好：</p><p>请在 {minutes} 分钟内打开以下链接为账户"
-            f"<b>{_esc(user.username)}</b>设置新密码（链接只能使用一次）：</p>"
-            f'<p><a href="{_esc(link)}">{_esc(link)}</a></p><p>如果这不是您本人的操作，请忽略此邮件。</p>'
-        )
-    return subject, text, html
-
-
-def _esc(value: str) -> str:
-    from html import escape
-
-    return escape(value, quote=True)
-
-
-def _send_quietly(sender: Mailer, to: str, subject: str, text: str, html: str) -> None:
-    try:
-        sender.send(to, subject, text, html=html)
-    except MailError:
-        log.exception("the password reset mail to %s could not be sent", to)
 
 
 @router.post(
@@ -261,18 +197,10 @@ async def request_password_reset(request: Request) -> JSONResponse:
     if name is None:
         raise BadRequest("send username or email")
     lang = language(request)
-    app = tessera(request)
-    user = app.users.by_login(name)
-    task = None
-    if user is not None and user.email:
-        token = reset_tokens(request).issue(user.id)
-        if token is not None:
-            base = (app.settings.mail_base_url or str(request.base_url)).rstrip("/")
-            subject, text, html = _reset_mail(user.language, user, f"{base}/reset-password?token={token}")
-            task = BackgroundTask(_send_quietly, mailer(request), user.email, subject, text, html)
-        _oplog(request, "password_reset", user, event="requested", mailed=token is not None)
-    else:
-        _oplog(request, "password_reset", None, username=name, event="requested", known=False)
+    mail = request_reset(
+        tessera(request), reset_tokens(request), name, base_url=str(request.base_url), caller=_caller(request)
+    )
+    task = BackgroundTask(send_quietly, mailer(request), mail) if mail is not None else None
     message = (
         "如果该账户存在并登记了邮箱，我们已发送一封包含重置链接的邮件，请在 30 分钟内使用。"
         if lang == "zh"
@@ -292,21 +220,20 @@ async def confirm_password_reset(request: Request) -> dict[str, Any] | JSONRespo
     token, password = body.get("token"), body.get("password")
     if not isinstance(token, str) or not isinstance(password, str):
         raise BadRequest("send token and password")
-    app = tessera(request)
-    resets = reset_tokens(request)
     lang = language(request)
     invalid = (
         "重置链接无效、已使用或已过期，请重新申请" if lang == "zh" else "this reset link is invalid, used or expired"
     )
-    user = app.users.get(resets.peek(token, invalid))
-    if user is None:
-        raise ResetTokenInvalid(invalid)
-    lang = language(request, user)
     try:
-        check_password(password, user.username, lang=lang)
+        complete_reset(
+            tessera(request),
+            reset_tokens(request),
+            token,
+            password,
+            caller=_caller(request),
+            invalid=invalid,
+            lang_for=lambda user: language(request, user),
+        )
     except PasswordRejected as exc:
         return _refusal(request, exc)
-    resets.consume(token, invalid)
-    app.users.set_password(user.id, password, enforce_policy=False, now=app.clock.now())
-    _oplog(request, "password_reset", user, event="completed")
     return {"ok": True}

@@ -14,7 +14,6 @@ means the token acts with all its user's rights.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,12 +22,14 @@ from fastapi.responses import JSONResponse
 from runtime.api.deps import client_ip, current_user, json_object, record_id, tessera, token_auth
 from runtime.api.routes_auth import body_doc
 from runtime.errors import BadRequest, Forbidden, NotFound
-from runtime.identity.tokens import ApiTokens, TokenInfo
+from runtime.identity.events import Caller
+from runtime.identity.token_service import MAX_DAYS, parse_expiry
+from runtime.identity.token_service import create_token as create_logged
+from runtime.identity.token_service import revoke_token as revoke_logged
+from runtime.identity.tokens import ApiTokens
 from runtime.identity.users import User
-from runtime.oplog import record_operation
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
-MAX_DAYS = 3650
 ROLE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
 
 
@@ -40,41 +41,8 @@ def _manager(request: Request) -> tuple[User, ApiTokens]:
     return user, ApiTokens(app.db, app.clock)
 
 
-def _oplog(request: Request, kind: str, user: User, info: TokenInfo) -> None:
-    app = tessera(request)
-    record_operation(
-        app.db,
-        kind,
-        actor_id=user.id,
-        username=user.username,
-        ip=client_ip(request),
-        request_id=request.state.request_id,
-        detail={"token_id": info.id, "prefix": info.prefix, "name": info.name, "owner_id": info.user_id},
-        at=app.clock.now(),
-    )
-
-
-def _expiry(body: dict[str, Any], now: datetime) -> datetime | None:
-    raw, days = body.get("expires_at"), body.get("expires_in_days")
-    if raw is not None and days is not None:
-        raise BadRequest("send expires_at or expires_in_days, not both")
-    if days is not None:
-        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-            raise BadRequest(f"expires_in_days: a whole number from 1 to {MAX_DAYS}")
-        return now + timedelta(days=days)
-    if raw is None:
-        return None
-    if not isinstance(raw, str) or len(raw) > 40:
-        raise BadRequest("expires_at: an ISO 8601 date-time such as 2027-01-31T18:00:00Z")
-    try:
-        at = datetime.fromisoformat(raw)
-    except ValueError as exc:
-        raise BadRequest("expires_at: an ISO 8601 date-time such as 2027-01-31T18:00:00Z") from exc
-    if at.tzinfo is not None:
-        at = at.astimezone(UTC).replace(tzinfo=None)
-    if at > now + timedelta(days=MAX_DAYS):
-        raise BadRequest(f"expires_at: at most {MAX_DAYS} days ahead")
-    return at
+def _caller(request: Request) -> Caller:
+    return Caller(client_ip(request), request.state.request_id)
 
 
 @router.post(
@@ -109,10 +77,10 @@ async def create_token(request: Request) -> JSONResponse:
         if found is None:
             raise BadRequest(f"user_id: no active user {owner_id}")
         owner = found
-    raw, info = tokens.create(
-        owner.id, name, is_admin=owner.is_admin, roles=roles, expires_at=_expiry(body, tokens.clock.now())
+    expires_at = parse_expiry(body.get("expires_at"), body.get("expires_in_days"), tokens.clock.now())
+    raw, info = create_logged(
+        tessera(request), user, owner, name, roles=roles, expires_at=expires_at, caller=_caller(request)
     )
-    _oplog(request, "token_created", user, info)
     return JSONResponse(
         {**info.as_dict(), "token": raw},
         status_code=201,
@@ -150,7 +118,4 @@ def revoke_token(token_id: str, request: Request) -> dict[str, Any]:
     info = tokens.get(record_id(token_id))
     if info.user_id != user.id and not user.is_admin:
         raise NotFound(f"no API token {token_id}")
-    revoked = tokens.revoke(info.id)
-    if info.revoked_at is None:
-        _oplog(request, "token_revoked", user, revoked)
-    return revoked.as_dict()
+    return revoke_logged(tessera(request), user, info, caller=_caller(request)).as_dict()

@@ -8,8 +8,9 @@
 * At most ``max_open`` (3) links are issued per account per validity period, so nobody can flood a
   person's mailbox through the public "forgot password" form.
 
-The HTTP side (always answering 202, e-mailing the link, applying the password rules) lives in
-``runtime.api.routes_auth``.
+The flow around the tokens (looking the account up, mailing the link, applying the password rules,
+logging) is ``runtime.identity.reset_mail``, used by the API (``runtime.api.routes_auth``) and the
+forgot/reset password pages alike.
 """
 
 from __future__ import annotations
