@@ -19,10 +19,12 @@ from runtime import __version__
 from runtime.api import (
     routes_admin,
     routes_auth,
+    routes_exports,
     routes_files,
     routes_meta,
     routes_people,
     routes_records,
+    routes_search,
     routes_tokens,
 )
 from runtime.api.errors import install_error_handlers
@@ -89,6 +91,8 @@ def create_app(tessera: Tessera | None = None, *, extensions: list[Extension] | 
         routes_auth.router,
         routes_meta.router,
         routes_admin.router,
+        routes_exports.router,  # before the records routes: /{entity}/export is not a record id
+        routes_search.router,
         routes_records.router,
         routes_files.router,
         routes_tokens.router,

@@ -126,6 +126,7 @@ def entity_paths(app: Tessera) -> tuple[dict[str, Any], dict[str, Any]]:
                 "responses": {"201": ok(_record_schema(name)), **_responses(400, 401, 422)},
             },
         }
+        paths[f"/api/v1/records/{entity.id}/export"] = export_path(entity.id, title, filters, paging)
         paths[f"/api/v1/records/{entity.id}/{{id}}"] = {
             "get": {
                 "tags": [entity.id],
@@ -156,6 +157,46 @@ def entity_paths(app: Tessera) -> tuple[dict[str, Any], dict[str, Any]]:
     return paths, schemas
 
 
+def export_path(entity_id: str, title: str, filters: list[dict], paging: list[dict]) -> dict[str, Any]:
+    """The export download: the list's filters, sort and search plus the file format (runtime.exports)."""
+    kept = [p for p in paging if p["name"] in ("sort", "q")]
+    extra = [
+        {"name": "format", "in": "query", "schema": {"enum": ["csv", "xlsx"], "default": "csv"}},
+        {"name": "view", "in": "query", "schema": {"type": "string"}, "description": "columns and search fields"},
+    ]
+    files = {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+            "schema": {"type": "string", "format": "binary"}
+        },
+    }
+    return {
+        "get": {
+            "tags": [entity_id],
+            "summary": f"Export {title} (CSV or Excel)",
+            "description": "Needs the export right; masked fields stay masked, hidden ones are left out.",
+            "operationId": f"export_{entity_id}",
+            "parameters": filters + kept + extra,
+            "responses": {
+                "200": {"description": "the file (Content-Disposition names it)", "content": files},
+                "403": {"description": "no export right", "content": {"application/json": {"schema": ERROR}}},
+                **_responses(400, 401, 404),
+            },
+        }
+    }
+
+
+SEARCH_PARAMETERS = [
+    {
+        "name": "q",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "string", "minLength": 2, "maxLength": 200},
+        "description": "text searched in every readable entity's search fields",
+    }
+]
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         tessera: Tessera = app.state.tessera
@@ -169,8 +210,14 @@ def install_openapi(app: FastAPI) -> None:
             routes=app.routes,
             description="Records, metadata and files of the deployed blueprint packs. Errors share one JSON shape.",
         )
-        generic = {"/api/v1/records/{entity}", "/api/v1/records/{entity}/{rid}"}  # listed per entity instead
+        generic = {  # listed per entity instead
+            "/api/v1/records/{entity}",
+            "/api/v1/records/{entity}/{rid}",
+            "/api/v1/records/{entity}/export",
+        }
         doc["paths"] = {p: v for p, v in doc["paths"].items() if p not in generic}
+        if "/api/v1/search" in doc["paths"]:
+            doc["paths"]["/api/v1/search"]["get"]["parameters"] = SEARCH_PARAMETERS
         paths, schemas = entity_paths(tessera)
         doc["paths"].update(paths)
         doc.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
