@@ -202,6 +202,8 @@ def display(
         return Cell("text", text=lookups.user(value))
     if kind == "department":
         return Cell("text", text=lookups.department(value))
+    if kind in ("phone", "email") and "*" in str(value):
+        return Cell("text", text=str(value))  # masked for this user: nothing to dial or write to
     if kind == "phone":
         return Cell("link", text=str(value), href=f"tel:{value}")
     if kind == "email":

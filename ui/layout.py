@@ -8,6 +8,7 @@ starts from).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from runtime.blueprints.model import Entity, Field, Form, View, label_text
 from runtime.errors import NotFound
@@ -72,3 +73,28 @@ def list_columns(entity: Entity, view: View | None) -> list[Field]:
         return [f for f in (entity.field(n) for n in view.opt("columns")) if f is not None]
     skip = {"child_table", "json", "long_text", "file", "image"}
     return [f for f in entity.fields if f.type not in skip] or entity.fields[:1]
+
+
+def visible_columns(columns: list[Field], hidden: frozenset[str]) -> list[Field]:
+    """Columns without the fields the user may not see at all (not even their label)."""
+    return [f for f in columns if f.name not in hidden] if hidden else columns
+
+
+def visible_tabs(tabs: list[TabSpec], hidden: frozenset[str]) -> list[TabSpec]:
+    """A form or detail layout without hidden fields; sections left empty are dropped."""
+    if not hidden:
+        return tabs
+    out = []
+    for tab in tabs:
+        sections = [
+            SectionSpec(s.label, s.columns, kept)
+            for s in tab.sections
+            if (kept := [f for f in s.fields if f.name not in hidden])
+        ]
+        out.append(TabSpec(tab.key, tab.label, sections))
+    return out
+
+
+def hidden_fields(app: Any, ctx: Any, entity: Entity) -> frozenset[str]:
+    """Fields this user's roles hide entirely (masked ones are shown, masked, by the records service)."""
+    return frozenset(n for n, level in app.permissions.field_levels(ctx, entity).items() if level == "hidden")

@@ -7,6 +7,7 @@ record titled "<script>" is shown as text.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -17,6 +18,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from runtime.api import deps
 from runtime.api.deps import tessera as get_tessera
 from runtime.blueprints.model import label_text
 from runtime.identity.users import User
@@ -82,8 +84,13 @@ def menu_tree(
     active_view: str | None,
     active_entity: str | None,
     menus: list[dict[str, Any]] | None = None,
+    readable: Callable[[str], bool] | None = None,
 ) -> list[MenuNode]:
-    """Menus of every deployed pack; the item for the current view (or entity) is highlighted."""
+    """Menus of every deployed pack; the item for the current view (or entity) is highlighted.
+
+    `readable(entity_id)` leaves out entries of entities the user may not read, and groups left
+    empty by that: a menu entry that only leads to a "not allowed" page is noise.
+    """
 
     def node(item: dict[str, Any]) -> MenuNode:
         view_id, entity_id = item.get("view"), item.get("entity")
@@ -105,6 +112,8 @@ def menu_tree(
         )
 
     roots = [node(m) for m in (registry.menus() if menus is None else menus)]
+    if readable is not None:
+        roots = _prune(roots, readable)
     flat = [n for r in roots for n in _walk(r)]
     match = next((n for n in flat if active_view and n.view == active_view), None)
     if match is None and active_entity:
@@ -114,6 +123,41 @@ def menu_tree(
     for r in roots:
         r.active = r.active or any(c.active for c in _walk(r))
     return roots
+
+
+def _prune(nodes: list[MenuNode], readable: Callable[[str], bool]) -> list[MenuNode]:
+    kept = []
+    for n in nodes:
+        if n.children:
+            n.children = _prune(n.children, readable)
+            if not n.children and not n.href:
+                continue
+        elif n.entity and not readable(n.entity):
+            continue
+        kept.append(n)
+    return kept
+
+
+def user_menus(
+    request: Request, user: User, lang: str, active_view: str | None = None, active_entity: str | None = None
+) -> list[MenuNode]:
+    """The signed-in user's navigation: switched-on modules only, entities they may read only."""
+    app = get_tessera(request)
+    ctx = deps.context(request, user, channel="ui")
+
+    def readable(entity_id: str) -> bool:
+        return entity_id in app.registry.entities and app.permissions.can(ctx, entity_id, "read")
+
+    return menu_tree(app.registry, lang, active_view, active_entity, app.params.enabled_menus(app.registry), readable)
+
+
+def _rights(request: Request, user: User | None) -> Callable[[str, str], bool]:
+    """`can(entity_id, action)` for templates: buttons for actions the user may not take are not shown."""
+    if user is None:
+        return lambda entity_id, action: False
+    app = get_tessera(request)
+    ctx = deps.context(request, user, channel="ui")
+    return lambda entity_id, action: app.permissions.can(ctx, entity_id, action)
 
 
 def _walk(n: MenuNode) -> list[MenuNode]:
@@ -138,15 +182,13 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     lang = page_language(request, user)
-    app = get_tessera(request)
     base: dict[str, Any] = {
         "request": request,
         "lang": lang,
         "t": lambda key, **kw: t(lang, key, **kw),
         "user": user,
-        "menus": menu_tree(app.registry, lang, active_view, active_entity, app.params.enabled_menus(app.registry))
-        if user
-        else [],
+        "menus": user_menus(request, user, lang, active_view, active_entity) if user else [],
+        "can": _rights(request, user),
         "csrf_token": csrf_token(request) if "session" in request.scope else "",
         "flashes": pop_flashes(request) if "session" in request.scope else [],
         "crumbs": crumbs or [],

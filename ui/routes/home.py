@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from runtime.api.deps import tessera
 from ui.session import page_language, require_user
-from ui.templating import menu_tree, render
+from ui.templating import render, user_menus
 
 router = APIRouter()
 
@@ -16,5 +15,5 @@ router = APIRouter()
 def home(request: Request) -> Response:
     user = require_user(request)
     lang = page_language(request, user)
-    groups = menu_tree(tessera(request).registry, lang, None, None)
+    groups = user_menus(request, user, lang)
     return render(request, "home.html", user, groups=groups, page_title="home.title")

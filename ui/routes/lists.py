@@ -29,6 +29,7 @@ from runtime.services import Tessera
 from ui import layout
 from ui.formatting import css_color, display, month_label, parse_iso_datetime, utc_to_local
 from ui.i18n import t
+from ui.layout import hidden_fields
 from ui.lookups import Lookups
 from ui.session import is_htmx, require_user, ui_context
 from ui.templating import Crumb, render, render_fragment
@@ -162,7 +163,7 @@ def list_page(
     ctx = ui_context(request, user)
     lang = ctx.lang
     params = _params(request)
-    columns = layout.list_columns(entity, view)
+    columns = layout.visible_columns(layout.list_columns(entity, view), hidden_fields(app, ctx, entity))
     problem = None
     try:
         query = build_query(entity, view, params)
@@ -218,6 +219,8 @@ def list_page(
     search_fields = [entity.field(n) for n in (view.opt("search_fields", []) if view else [])] or [
         entity.field(entity.title_field)
     ]
+    levels = app.permissions.field_levels(ctx, entity)  # only what the search really looks at (check_query)
+    search_fields = [f for f in search_fields if f is not None and levels.get(f.name) == "full"]
     form_id = (view.opt("form") if view else None) or ""
     title = label_text(view.opt("label"), lang) if view and view.opt("label") else entity.label_in(lang)
     return render(
@@ -238,6 +241,9 @@ def list_page(
         ),
         new_url=f"/r/{entity.id}/new" + (f"?form={form_id}" if form_id else ""),
         views=_sibling_views(app, entity, lang, view),
+        can_create=app.permissions.can(ctx, entity, "create"),
+        can_export=app.permissions.can(ctx, entity, "export"),
+        can_print=app.permissions.can(ctx, entity, "print"),
         **context,
     )
 
@@ -315,7 +321,11 @@ def kanban_page(request: Request, user: User, app: Tessera, entity: Entity, view
     options = (
         [(o.value, label_text(o.label, lang), o.color) for o, _ in oset.flat() if o.active] if oset else []
     )
-    columns = [c for c in layout.list_columns(entity, view) if c.name not in (entity.title_field, group.name)]
+    columns = [
+        c
+        for c in layout.visible_columns(layout.list_columns(entity, view), hidden_fields(app, ctx, entity))
+        if c.name not in (entity.title_field, group.name)
+    ]
     lookups = Lookups(app, ctx)
     for index, (value, label, color) in enumerate([*options, (None, t(lang, "kanban.unset"), None)]):
         flt = Filter(group.name, "eq", value) if value is not None else Filter(group.name, "empty", True)
@@ -407,7 +417,9 @@ def calendar_page(request: Request, user: User, app: Tessera, entity: Entity, vi
     query.sort = [(date_field.name, False)]
     page = app.records.list(entity.id, query, ctx)
     columns = [
-        c for c in layout.list_columns(entity, view) if c.name not in (entity.title_field, date_field.name)
+        c
+        for c in layout.visible_columns(layout.list_columns(entity, view), hidden_fields(app, ctx, entity))
+        if c.name not in (entity.title_field, date_field.name)
     ]
     lookups = Lookups(app, ctx).prime(columns, page.items)
     by_day: dict[date, list[dict[str, Any]]] = {}

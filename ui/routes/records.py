@@ -28,6 +28,7 @@ from ui import layout
 from ui.formatting import display, system_value
 from ui.forms import ParsedForm, friendly_errors, read_post, read_value, widget_values
 from ui.i18n import t
+from ui.layout import hidden_fields
 from ui.lookups import Lookups
 from ui.record_pages import build_detail_tabs, build_form_tabs, computed_json
 from ui.session import flash, require_user, ui_context
@@ -166,7 +167,7 @@ def _read_submission(
     record: dict[str, Any] | None,
 ) -> tuple[ParsedForm, dict[str, Any], dict[str, Any]]:
     """Parse the post; keep only fields the user could edit (visible and not read-only right now)."""
-    tabs = layout.form_layout(entity, form, ctx.lang)
+    tabs = layout.visible_tabs(layout.form_layout(entity, form, ctx.lang), hidden_fields(app, ctx, entity))
     fields = [f for f in layout.layout_fields(tabs) if layout.editable(f)]
     parsed = read_post(fields, post, ctx.lang)
     base = _editable_values(entity, record) if record else {}
@@ -235,7 +236,7 @@ def _form_page(
     stale_version: int | None = None,
 ) -> HTMLResponse:
     lang = ctx.lang
-    tabs = layout.form_layout(entity, form, lang)
+    tabs = layout.visible_tabs(layout.form_layout(entity, form, lang), hidden_fields(app, ctx, entity))
     state = app.records.form_state(
         entity.id,
         {k: v for k, v in data.items() if k in entity.field_names},
@@ -298,7 +299,7 @@ async def evaluate_form(entity_id: str, request: Request) -> Response:
     app, ctx = get_tessera(request), ui_context(request, user)
     entity = app.registry.entity(entity_id)
     form = layout.resolve_form(app.registry, entity, request.query_params.get("form"))
-    tabs = layout.form_layout(entity, form, ctx.lang)
+    tabs = layout.visible_tabs(layout.form_layout(entity, form, ctx.lang), hidden_fields(app, ctx, entity))
     fields = layout.layout_fields(tabs)
     post = await request.form()
     parsed = read_post([f for f in fields if layout.editable(f)], post, ctx.lang)
@@ -373,7 +374,7 @@ def _detail_page(
 ) -> HTMLResponse:
     lang = ctx.lang
     form = layout.resolve_form(app.registry, entity, request.query_params.get("form"))
-    tabs = layout.form_layout(entity, form, lang)
+    tabs = layout.visible_tabs(layout.form_layout(entity, form, lang), hidden_fields(app, ctx, entity))
     state = app.records.form_state(
         entity.id, _editable_values(entity, record), ctx, form_id=form.id if form else None
     )
@@ -400,6 +401,7 @@ def _detail_page(
         edit_url=f"/r/{entity.id}/{record['id']}/edit{_form_query(form)}",
         back_url=list_url(app, entity),
         related=_related(app, ctx, entity, record, lookups),
+        can_print=app.permissions.can(ctx, entity, "print"),
     )
 
 
@@ -411,7 +413,8 @@ def _related(
     for other, field_name in app.registry.referencing_fields(entity.id):
         query = ListQuery(filters=[Filter(field_name, "eq", record["id"])], limit=RELATED_LIMIT, count="auto")
         page = app.records.list(other.id, query, ctx)
-        columns = layout.list_columns(other, app.registry.default_view(other.id))[:4]
+        columns = layout.list_columns(other, app.registry.default_view(other.id))
+        columns = layout.visible_columns(columns, hidden_fields(app, ctx, other))[:4]
         lookups.prime(columns, page.items)
         rows = [
             {
@@ -428,6 +431,7 @@ def _related(
         field_label = other.field(field_name).label_in(ctx.lang) if other.field(field_name) else field_name
         out.append(
             {
+                "entity_id": other.id,
                 "label": other.label_in(ctx.lang),
                 "via": field_label,
                 "rows": rows,
