@@ -81,9 +81,11 @@ class CompiledFetch:
         complete = lambda s: s.with_only_columns(*table.c)  # noqa: E731
         return self._run(conn, skeleton, complete, ("rows", table.name, id(table)), shape, values)
 
-    def scalar(self, conn: Connection, statement: sa.Select, *, shape: Any = None) -> Any:
+    def scalar(
+        self, conn: Connection, statement: sa.Select, *, shape: Any = None, values: dict[str, Any] | None = None
+    ) -> Any:
         """The single value of a statement such as a capped count."""
-        found = self._run(conn, statement, lambda s: s, ("scalar",), shape)
+        found = self._run(conn, statement, lambda s: s, ("scalar",), shape, values)
         return found.rows[0][0]
 
     # internals --------------------------------------------------------------------------------

@@ -47,15 +47,17 @@ class Pager:
         sort: list[tuple[str, bool]],
         values: list | None,
         limit: int,
-        *,
         sort_key_never_null: bool = False,
+        *,
         shape: tuple | None = None,
+        named: dict[str, Any] | None = None,
     ) -> PageRows:
         """One page (limit + 1 rows, to know whether more follow) in nulls-last sort order.
 
         `sort_key_never_null` says a filter already excludes NULL sort keys: then neither the
         `IS NOT NULL` term (which SQLite would use as the index range start instead of the cursor)
-        nor the NULL phase is needed. `shape` is the service's key of the WHERE clauses' structure.
+        nor the NULL phase is needed. `shape` is the service's key of the WHERE clauses' structure and
+        `named` the values of their named parameters.
         """
         want = limit + 1
         cursor_shape = None if values is None else tuple(v is None for v in values)
@@ -64,7 +66,7 @@ class Pager:
         def run(phase: str, extra: tuple, count: int) -> list:
             nonlocal codes
             frame = self._frame(table, sort, phase, cursor_shape)
-            params = {LIMIT_PARAM: count}
+            params = {**(named or {}), LIMIT_PARAM: count}
             if values is not None:
                 params.update({_cursor_param(i): v for i, v in enumerate(values) if v is not None})
             key = None if shape is None else (phase, shape, tuple(sort), cursor_shape, sort_key_never_null)
@@ -125,13 +127,19 @@ class Pager:
 
     # counts ---------------------------------------------------------------------------------------
     def count(
-        self, conn: Connection, table: sa.Table, where: list, query: ListQuery, shape: tuple | None = None
+        self,
+        conn: Connection,
+        table: sa.Table,
+        where: list,
+        query: ListQuery,
+        shape: tuple | None = None,
+        named: dict[str, Any] | None = None,
     ) -> tuple[int | None, bool]:
         """Exact when asked; otherwise counted only up to COUNT_CAP (the UI shows "10,000+")."""
         if query.count == "exact":
             exact = sa.select(sa.func.count()).select_from(table).where(*where)
-            return self.fetch.scalar(conn, exact, shape=shape and ("count-exact", shape)), True
+            return self.fetch.scalar(conn, exact, shape=shape and ("count-exact", shape), values=named), True
         capped = sa.select(sa.literal(1)).select_from(table).where(*where).limit(COUNT_CAP + 1).subquery()
         statement = sa.select(sa.func.count()).select_from(capped)
-        n = self.fetch.scalar(conn, statement, shape=shape and ("count", shape))
+        n = self.fetch.scalar(conn, statement, shape=shape and ("count", shape), values=named)
         return min(n, COUNT_CAP), n <= COUNT_CAP

@@ -23,6 +23,7 @@ from runtime.records.autonumber import next_number
 from runtime.records.checks import link_errors, unique_errors
 from runtime.records.context import Context
 from runtime.records.convert import python_values, record_to_json, row_to_json, to_db_values
+from runtime.records.filter_templates import FilterTemplates
 from runtime.records.hooks import Hooks, WriteEvent
 from runtime.records.list_reader import RawRowReader
 from runtime.records.paging import Pager
@@ -33,7 +34,6 @@ from runtime.records.query import (
     Page,
     decode_cursor,
     encode_cursor,
-    filter_clause,
     full_sort,
     is_simple_sort,
     refuse_encrypted_sort,
@@ -85,6 +85,7 @@ class RecordsService:
         self.hooks = hooks or Hooks()
         self.cipher = cipher
         self._pager = Pager(db.engine.dialect)
+        self._filters = FilterTemplates(db.dialect)
         self._readers: dict[tuple[str, int], tuple[sa.Table, RawRowReader]] = {}
         """Seals and opens sensitive fields (runtime.security); required once an entity has one."""
 
@@ -107,18 +108,18 @@ class RecordsService:
         page_filters = query.filters
         if values is not None and is_simple_sort(sort):
             page_filters = tighten_for_cursor(query.filters, sort, values)
-        page_where, shape = self._where_and_shape(entity, table, page_filters, query, ctx)
+        page_where, shape, named = self._where_and_shape(entity, table, page_filters, query, ctx)
         with self.db.read() as conn:
             never_null = any(f.field == sort[0][0] and f.op in NON_NULL_OPS for f in query.filters)
             page = self._pager.page(
-                conn, table, page_where, sort, values, query.limit, sort_key_never_null=never_null, shape=shape
+                conn, table, page_where, sort, values, query.limit, never_null, shape=shape, named=named
             )
             rows, type_codes = page.rows, page.type_codes
             if self._wants_count(query):  # the count needs the filters as asked, not tightened by the cursor
                 where = page_where
                 if page_filters is not query.filters:
-                    where, shape = self._where_and_shape(entity, table, query.filters, query, ctx)
-                total, exact = self._pager.count(conn, table, where, query, shape)
+                    where, shape, named = self._where_and_shape(entity, table, query.filters, query, ctx)
+                total, exact = self._pager.count(conn, table, where, query, shape, named)
             else:
                 total, exact = None, False
         more = len(rows) > query.limit
@@ -165,23 +166,23 @@ class RecordsService:
             found = {rid: row_to_json([f], {"id": rid, f.name: v}, crypt)[f.name] for rid, v in found.items()}
         return {rid: str(v) if v is not None else f"#{rid}" for rid, v in found.items()}
 
-    def _where(
-        self, entity: Entity, table: sa.Table, filters: list[Filter], query: ListQuery, ctx: Context
-    ) -> list[sa.ColumnElement[bool]]:
-        return self._where_and_shape(entity, table, filters, query, ctx)[0]
-
     def _where_and_shape(
         self, entity: Entity, table: sa.Table, filters: list[Filter], query: ListQuery, ctx: Context
-    ) -> tuple[list[sa.ColumnElement[bool]], tuple | None]:
-        """The WHERE clauses, and a small key of their SQL structure for the statement cache (fetch.py).
+    ) -> tuple[list[sa.ColumnElement[bool]], tuple | None, dict[str, Any]]:
+        """The WHERE clauses of a list page, a small key of their SQL structure, and named values.
 
-        The key names everything that changes the SQL text: each filter's field, operator and the
-        types/arity of its value (the value itself only where it picks the SQL, as `empty` does),
-        the search fields and the scope clause's own cache key. None: let fetch.py key on the
-        full statement instead.
+        Value-independent filters come as cached clauses with named parameters (filter_templates.py);
+        their values are the third item. The key names everything that changes the SQL text: each
+        filter's field, operator and the types/arity of its value (the value itself only where it
+        picks the SQL, as `empty` does), the search fields and the scope clause's own cache key.
+        None: let fetch.py key on the full statement instead.
         """
         crypt = self._crypt(table.name)
-        where = [filter_clause(entity, table, f, self.db.dialect, crypt) for f in filters]
+        where, named = [], {}
+        for index, flt in enumerate(filters):
+            clause, values = self._filters.clause(entity, table, index, flt, crypt)
+            where.append(clause)
+            named.update(values)
         if query.search:
             where.append(search_clause(entity, table, query.search, query.search_fields, crypt))
         scope = self.hooks.scope_clause(entity, ctx, table)
@@ -190,7 +191,7 @@ class RecordsService:
             where.append(scope)
             found = scope._generate_cache_key()
             if found is None:
-                return where, None
+                return where, None, named
             scope_key = found.key
         shape = (
             entity.id,
@@ -199,7 +200,7 @@ class RecordsService:
             (tuple(query.search_fields), bool(query.search)),
             scope_key,
         )
-        return where, shape
+        return where, shape, named
 
     @staticmethod
     def _wants_count(query: ListQuery) -> bool:
