@@ -142,14 +142,22 @@ def run_list(tessera: Tessera, backend: str, *, repeats: int = 200, deep: int = 
     hand_first, hand_total = hand.first_page_with_count()
     plans = explain(tessera, deep_query, first_query)
 
+    # Ours against the baseline, interleaved. The service's own SQL shape written by hand (`same_sql`,
+    # several ms on SQLite) is a diagnostic measured in a separate pass: interleaved with the other two
+    # it evicted the CPU caches before whichever side ran next, which alone moved ours from ~0.44 to
+    # ~0.77 ms (README, "cold caches"); that pass is still reported (`with_same_sql_interleaved`).
     d = interleaved_medians(
+        {"ours": lambda: records.list(ENTITY, deep_query, CTX), "baseline": lambda: hand.page(after)}, repeats
+    )
+    cold = interleaved_medians(
         {
             "ours": lambda: records.list(ENTITY, deep_query, CTX),
             "baseline": lambda: hand.page(after),
             "same_sql": lambda: same_sql.page(after),
         },
-        repeats,
+        max(20, repeats // 4),
     )
+    d["same_sql"] = cold["same_sql"]
     f = interleaved_medians(
         {"ours": lambda: records.list(ENTITY, first_query, CTX), "baseline": hand.first_page_with_count}, repeats
     )
@@ -168,7 +176,11 @@ def run_list(tessera: Tessera, backend: str, *, repeats: int = 200, deep: int = 
             baseline_ids=[r["id"] for r in hand_items],
             ours_total=ours_page.total,
             same_sql_ms=d["same_sql"]["median"] * 1e3,
-            ratio_vs_same_sql=d["same_sql"]["median"] / d["ours"]["median"],
+            ratio_vs_same_sql=cold["same_sql"]["median"] / cold["ours"]["median"],
+            with_same_sql_interleaved=(
+                f"ours {cold['ours']['median'] * 1e3:.3f} ms, baseline {cold['baseline']['median'] * 1e3:.3f} ms, "
+                f"ratio {cold['baseline']['median'] / cold['ours']['median']:.2f}"
+            ),
             spread_ms=_spread(d),
             plans=plans["deep"],
         ),
