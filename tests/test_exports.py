@@ -25,6 +25,7 @@ from runtime.oplog import OpFilter, query_operations
 from runtime.records import Context
 from runtime.services import Tessera
 from tests.conftest import ADMIN_PASSWORD
+from tests.support.browser import require_chromium
 from tests.support.html import dom, sign_in
 from tests.support.server import live_server
 
@@ -313,9 +314,7 @@ def test_pl20_export_menu_exports_filters_typed_without_reloading_the_page(
 ) -> None:
     """The filter bar updates the list in place (htmx) and the address bar; the download follows it."""
     playwright_api = pytest.importorskip("playwright.sync_api")
-    chromium = "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (make test installs it)")
+    chromium = require_chromium()
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(locale="zh-CN", accept_downloads=True)

@@ -24,6 +24,7 @@ import ui.app
 from runtime.api import create_app
 from runtime.records import Context
 from runtime.services import Tessera
+from tests.support.browser import require_chromium
 from tests.support.html import Node, dom
 from tests.support.packs import pack_variant
 from tests.support.people import ID_NUMBERS, PASSWORD, PHONES, People, build_scoped
@@ -279,8 +280,7 @@ CHROMIUM = "/usr/bin/chromium"
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_pl21_script_in_record_text_is_shown_as_text_on_list_detail_print_and_search_pages(world: People) -> None:
     playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (make test installs it)")
+    require_chromium()
     tessera, l1 = world.tessera, world.tessera.users.get(world.users["l1"])
     assert l1 is not None
     made = [
