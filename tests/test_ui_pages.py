@@ -545,3 +545,11 @@ def test_capped_totals_read_ten_thousand_plus() -> None:
     assert _total_text("zh", Page([], "c", 10_000, False, 25)) == "共 10,000+ 条"
     assert _total_text("en", Page([], "c", 10_000, False, 25)) == "10,000+ records"
     assert _total_text("en", Page([], None, 12, True, 25)) == "12 records"
+
+
+def test_pl20_a_form_with_thousands_of_fields_is_read_not_refused(browser_client: httpx.Client) -> None:
+    """The role matrix of a large pack posts more fields than Starlette's default limit of 1,000."""
+    token = csrf_of(browser_client.get("/").text)
+    data = {"csrf_token": token, **{f"grant_{i}": "read" for i in range(3000)}}
+    r = browser_client.post("/logout", data=data)
+    assert r.status_code == 303, r.text[:300]

@@ -18,6 +18,7 @@ SESSION_KEY = "csrf_token"
 FORM_FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_FORM_FIELDS = 20_000
 
 
 class CsrfRejected(Exception):
@@ -48,7 +49,9 @@ async def verify_csrf(request: Request) -> None:
     if not supplied:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            form = await request.form()
+            # parsed once here and cached for the route; the role matrix of a large pack posts thousands
+            # of fields, more than Starlette's default of 1,000
+            form = await request.form(max_fields=MAX_FORM_FIELDS)
             value = form.get(FORM_FIELD)
             supplied = value if isinstance(value, str) else None
     if not isinstance(expected, str) or not supplied or not hmac.compare_digest(expected, supplied):
