@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from runtime.api.deps import context, current_user, json_object, record_id, tessera
 from runtime.errors import BadRequest, RecordInvalid
-from runtime.records.query import parse_query_params
+from runtime.records.url_query import list_query_from_params
 from runtime.validation.errors import FieldError
 
 router = APIRouter(prefix="/api/v1/records", tags=["records"])
@@ -44,11 +44,7 @@ def list_records(entity: str, request: Request) -> dict[str, Any]:
     user = current_user(request)
     app = tessera(request)
     ent = app.registry.entity(entity)
-    query = parse_query_params(ent, list(request.query_params.multi_items()))
-    view_id = request.query_params.get("view")
-    if view_id:
-        view = app.registry.view(view_id)
-        query.search_fields = view.opt("search_fields", [])
+    query = list_query_from_params(app.registry, ent, list(request.query_params.multi_items()))
     return app.records.list(entity, query, context(request, user)).as_dict()
 
 

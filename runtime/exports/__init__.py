@@ -8,8 +8,8 @@ from runtime.exports.columns import ExportColumn, export_columns
 from runtime.exports.journal import Actor
 from runtime.exports.limits import MAX_ROWS_PARAM
 from runtime.exports.printing import print_list, print_record
-from runtime.exports.query import list_query_from_params
 from runtime.exports.service import FORMATS, Exporter, ExportFile, ExportTooLarge
+from runtime.records.url_query import list_query_from_params
 
 __all__ = [
     "FORMATS",

@@ -1,8 +1,7 @@
-"""A list query from query-string parameters, exactly as the records list API reads them.
+"""A list query from query-string parameters: one reading for every channel that lists from a URL.
 
-Export (and any other channel that lists records from a URL) must mean the same rows as
-``GET /api/v1/records/{entity}`` for the same parameters: filters, sort, search, and a ``view``
-whose ``search_fields`` the search then uses.
+The records list API, export and print must mean the same rows for the same parameters: filters,
+sort, search, and a ``view`` whose ``search_fields`` the search then uses.
 """
 
 from __future__ import annotations
