@@ -226,9 +226,9 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def _merge_catalogues() -> None:
     """Add the per-area catalogues of ui/messages; a key defined twice is a bug, so it fails loudly."""
-    from ui.messages import account, admin_logs, admin_people, exports
+    from ui.messages import account, admin_logs, admin_people, exports, tasks
 
-    for module in (admin_people, admin_logs, account, exports):
+    for module in (admin_people, admin_logs, account, exports, tasks):
         for key, texts in module.MESSAGES.items():
             if key in MESSAGES:
                 raise RuntimeError(f"UI message key defined twice: {key}")
