@@ -14,8 +14,10 @@ midnight; converting to a local timezone is the caller's job.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["Clock", "FixedClock", "SystemClock"]
 
@@ -80,3 +82,18 @@ def _to_naive_utc(at: datetime | date) -> datetime:
     if isinstance(at, date):
         return datetime(at.year, at.month, at.day)
     raise TypeError(f"expected a date or datetime, got {type(at).__name__}")
+
+
+def local_zone() -> tzinfo:
+    """The hospital's time zone for showing stored (naive UTC) times: TESSERA_TIMEZONE, default Asia/Shanghai."""
+    name = os.environ.get("TESSERA_TIMEZONE", "Asia/Shanghai")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone(timedelta(hours=8), "CST")
+
+
+def utc_to_local(value: datetime) -> datetime:
+    """A stored naive-UTC (or aware) timestamp as a naive local one, for pages and exports."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(local_zone()).replace(tzinfo=None)

@@ -7,11 +7,11 @@ service). These read-only queries give the pickers their options; nothing here w
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from runtime.records.names import department_names, user_names
 from runtime.services import Tessera
 from runtime.storage import platform_tables as pt
 
@@ -60,21 +60,4 @@ def department_choices(tessera: Tessera) -> list[Choice]:
     return out
 
 
-def user_names(tessera: Tessera, ids: Iterable[int]) -> dict[int, str]:
-    wanted = {i for i in ids if isinstance(i, int)}
-    if not wanted:
-        return {}
-    q = sa.select(pt.users.c.id, pt.users.c.display_name, pt.users.c.username).where(
-        pt.users.c.id.in_(wanted)
-    )
-    with tessera.db.read() as conn:
-        return {r.id: r.display_name or r.username for r in conn.execute(q)}
-
-
-def department_names(tessera: Tessera, ids: Iterable[int]) -> dict[int, str]:
-    wanted = {i for i in ids if isinstance(i, int)}
-    if not wanted:
-        return {}
-    q = sa.select(pt.departments.c.id, pt.departments.c.name).where(pt.departments.c.id.in_(wanted))
-    with tessera.db.read() as conn:
-        return {r.id: r.name for r in conn.execute(q)}
+__all__ = ["department_names", "user_names", "user_choices", "department_choices"]

@@ -9,14 +9,13 @@ title, timestamps in the hospital's local time.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from runtime.blueprints.model import Field, OptionSet, label_text
+from runtime.clock import utc_to_local
 from runtime.registry import Registry
 from ui.lookups import Lookups
 
@@ -38,21 +37,6 @@ NAMED_COLORS = {
     "black": "#1f2937",
 }
 NUMERIC_TYPES = frozenset({"integer", "decimal", "money", "percent"})
-
-
-def local_zone() -> tzinfo:
-    """The hospital's time zone for showing timestamps (stored as naive UTC); TESSERA_TIMEZONE overrides."""
-    name = os.environ.get("TESSERA_TIMEZONE", "Asia/Shanghai")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return timezone(timedelta(hours=8), "CST")
-
-
-def utc_to_local(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(local_zone()).replace(tzinfo=None)
 
 
 def parse_iso_datetime(text: str) -> datetime | None:

@@ -20,9 +20,9 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from runtime.blueprints.model import Field
+from runtime.clock import local_zone, utc_to_local
 from runtime.fields.types import TextParseError, field_type
 from runtime.validation.errors import FieldError
-from ui.formatting import local_zone, utc_to_local
 from ui.i18n import pick_language, t
 
 TEXT_TYPES = frozenset({"text", "long_text", "phone", "email", "cn_id", "select", "date", "time"})

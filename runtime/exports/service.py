@@ -23,9 +23,10 @@ from runtime.errors import BadRequest
 from runtime.exports.columns import ExportColumn, export_columns
 from runtime.exports.journal import Actor, log_output, query_detail
 from runtime.exports.limits import MAX_ROWS_KEY, PAGE_SIZE
-from runtime.exports.values import Names, ValueFormatter, kind_of, local_time
+from runtime.exports.values import ValueFormatter, kind_of, local_time
 from runtime.exports.writers import csv_stream, xlsx_stream
 from runtime.records.context import Context
+from runtime.records.names import Names
 from runtime.records.query import ListQuery
 from runtime.services import Tessera
 

@@ -18,12 +18,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from runtime.api.deps import record_id
 from runtime.api.deps import tessera as get_tessera
+from runtime.clock import utc_to_local
 from runtime.errors import BadRequest, NotFound
 from runtime.identity.token_service import EXPIRY_CHOICES, create_token, revoke_token, token_manager, token_status
 from runtime.identity.tokens import MAX_NAME, TokenInfo
 from runtime.identity.users import User
 from runtime.services import Tessera
-from ui.formatting import utc_to_local
 from ui.i18n import t
 from ui.routes.account_common import account_crumbs, ui_caller
 from ui.session import flash, is_htmx, page_language, require_user

@@ -17,12 +17,13 @@ import sqlalchemy as sa
 from fastapi import Request
 
 from runtime.api.deps import tessera as get_tessera
+from runtime.clock import local_zone
 from runtime.errors import Forbidden
 from runtime.identity.users import User
 from runtime.records import Context
 from runtime.services import Tessera
 from runtime.storage import platform_tables as pt
-from ui.formatting import local_datetime_text, local_zone
+from ui.formatting import local_datetime_text
 from ui.i18n import MESSAGES, t
 from ui.session import require_user, ui_context
 

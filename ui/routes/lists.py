@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from runtime.api.deps import tessera as get_tessera
 from runtime.blueprints.model import Entity, Field, View, label_text
+from runtime.clock import utc_to_local
 from runtime.errors import BadRequest
 from runtime.fields.storage import is_encrypted
 from runtime.fields.types import field_type
@@ -27,7 +28,7 @@ from runtime.records import Context, ListQuery, Page
 from runtime.records.query import Filter, parse_filter, parse_query_params
 from runtime.services import Tessera
 from ui import layout
-from ui.formatting import css_color, display, month_label, parse_iso_datetime, utc_to_local
+from ui.formatting import css_color, display, month_label, parse_iso_datetime
 from ui.i18n import t
 from ui.layout import hidden_fields
 from ui.lookups import Lookups

@@ -18,13 +18,14 @@ from runtime.api.deps import client_ip
 from runtime.api.deps import record_id as parse_record_id
 from runtime.api.deps import tessera as get_tessera
 from runtime.blueprints.model import Entity, View, label_text
+from runtime.clock import utc_to_local
 from runtime.exports import Actor, print_list, print_record
 from runtime.identity.users import User
 from runtime.permissions.model import HIDDEN, MASKED
 from runtime.records import Context
 from runtime.services import Tessera
 from ui import layout
-from ui.formatting import display, system_value, utc_to_local
+from ui.formatting import display, system_value
 from ui.i18n import t
 from ui.lookups import Lookups
 from ui.record_pages import TabModel, build_detail_tabs
