@@ -14,10 +14,11 @@ from pathlib import Path
 from bench.bench_create import run_create
 from bench.bench_list import run_list
 from bench.bench_validate import run_validate
+from bench.bench_workflow import run_workflow
 from bench.harness import Result, environment, format_table, write_json
 from bench.setup_data import bench_tessera, bulk_load, progress
 
-BENCHMARKS = ("create", "list", "validate")
+BENCHMARKS = ("create", "list", "validate", "workflow")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "var" / "bench-results.json"
 NOTES = (
     "ours_us_per_record",
@@ -28,6 +29,8 @@ NOTES = (
     "filtered_rows",
     "plain_jsonschema_us",
     "speedup_vs_plain_jsonschema",
+    "ours_ms_per_approval",
+    "bare_ms_per_approval",
 )
 
 
@@ -43,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--creates", type=int, default=2_000, help="records created per side")
     p.add_argument("--validations", type=int, default=50_000, help="records validated per pass")
     p.add_argument("--repeats", type=int, default=200, help="repetitions per side of each list measurement")
+    p.add_argument("--approvals", type=int, default=300, help="one-step approvals started and completed per side")
     p.add_argument("--deep", type=int, default=50_000, help="cursor position in the filtered list result")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     return p.parse_args(argv)
@@ -69,6 +73,10 @@ def run(args: argparse.Namespace) -> list[Result]:
                     bulk_load(tessera, args.rows)
                     progress(f"list [{backend}]: measuring ({args.repeats} repetitions per side)")
                     results += run_list(tessera, backend, repeats=args.repeats, deep=args.deep)
+            if "workflow" in selected:
+                progress(f"workflow [{backend}]: {args.approvals:,} one-step approvals per side")
+                with bench_tessera(backend, work / f"workflow-{backend}") as tessera:
+                    results.append(run_workflow(tessera, backend, args.approvals))
     return results
 
 

@@ -165,7 +165,9 @@ def serve(
             typer.echo(line)
         typer.echo("")
     sys.stdout.flush()
-    uvicorn.run(create_app(t), host=host, port=port, log_level="info")
+    app = create_app(t)
+    app.state.jobs.enabled = True  # workflow timers (and later jobs) run in-process while serving
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @keys_app.command("status")

@@ -36,6 +36,7 @@ KINDS = (
     "token_created",
     "token_revoked",
     "param_change",
+    "workflow_migrate",
 )
 """``param_change`` covers system parameters and module switches (runtime.params, /api/v1/admin/params)."""
 

@@ -20,6 +20,7 @@ from runtime.storage import migrate
 from runtime.storage.database import Database
 from runtime.storage.deploy import DeployResult, deploy, known_names
 from runtime.storage.files import FileStore
+from runtime.workflows.host import WorkflowHost
 
 
 class Tessera:
@@ -42,6 +43,7 @@ class Tessera:
         )
         self.users = Users(self.db, clock=self.clock)
         self.files = FileStore(self.db, settings.files_dir, self.clock)
+        self.workflows = WorkflowHost(self)
 
     def load_pack(self, path: Path | str, *, pack_id_hint: str | None = None) -> Pack:
         """Load a pack from disk, resolving references to entities of the other deployed packs."""
@@ -60,6 +62,7 @@ class Tessera:
             self._log_deploy(who, detail)
             raise
         self.registry.reload()
+        self.workflows.register_pack(pack)  # BPMN files of the pack's workflows/ folder, versioned by content
         plan = result.plan
         detail = {
             "ok": True,

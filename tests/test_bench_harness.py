@@ -72,7 +72,7 @@ def test_validate_measures_valid_records(sqlite_bench: Tessera) -> None:
 
 def test_cli_writes_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "results.json"
-    argv = ["--backend", "sqlite", "--rows", "2000", "--creates", "20", "--validations", "200"]
+    argv = ["--backend", "sqlite", "--rows", "2000", "--creates", "20", "--validations", "200", "--approvals", "5"]
     main([*argv, "--repeats", "3", "--deep", "100", "--output", str(out)])
     printed = capsys.readouterr().out
     data = json.loads(out.read_text())
@@ -82,6 +82,7 @@ def test_cli_writes_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture
         ("create", "sqlite"),
         ("list_page_deep", "sqlite"),
         ("list_page_first_count", "sqlite"),
+        ("workflow_approval", "sqlite"),
     ]
     assert data["environment"]["rows"] == 2000
     for name, _ in names:

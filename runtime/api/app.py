@@ -26,12 +26,14 @@ from runtime.api import (
     routes_records,
     routes_search,
     routes_tokens,
+    routes_workflows,
 )
 from runtime.api.errors import install_error_handlers
 from runtime.api.metrics import install_metrics
 from runtime.api.openapi import install_openapi
 from runtime.config import Settings
 from runtime.services import Tessera
+from runtime.workflows.jobs import JobRunner
 
 log = logging.getLogger("tessera")
 Extension = Callable[[FastAPI, Tessera], None]
@@ -97,8 +99,14 @@ def create_app(tessera: Tessera | None = None, *, extensions: list[Extension] | 
         routes_files.router,
         routes_tokens.router,
         routes_people.router,
+        routes_workflows.router,
     ):
         app.include_router(router)
+    jobs = JobRunner()  # background jobs; `tessera serve` enables the loop (tests call tick themselves)
+    jobs.add("workflow_timers", 15, tessera.workflows.tick)
+    app.state.jobs = jobs
+    app.router.on_startup.append(jobs.start)
+    app.router.on_shutdown.append(jobs.stop)
     install_openapi(app)
     for extension in installed_extensions() if extensions is None else extensions:
         extension(app, tessera)

@@ -182,9 +182,44 @@ def load_pack(
 ) -> Pack:
     """Load and fully check a pack directory; raises PackInvalid listing every problem."""
     documents, errors = read_pack_documents(Path(path))
-    return load_pack_from_documents(
-        documents, prior_errors=errors, known_entities=known_entities, known_option_sets=known_option_sets
+    workflows, bpmn_errors = read_pack_workflows(Path(path))
+    pack = load_pack_from_documents(
+        documents, prior_errors=errors + bpmn_errors, known_entities=known_entities, known_option_sets=known_option_sets
     )
+    pack.workflows = workflows
+    return pack
+
+
+def read_pack_workflows(path: Path) -> tuple[dict[str, str], list[PackError]]:
+    """The BPMN files of workflows/, each parsed with the Spiff extensions and checked by the expression sandbox;
+    a file that fails gives its name, the element id and a plain message, like any other pack error."""
+    from runtime.workflows.errors import SpecInvalid
+    from runtime.workflows.specs import parse_bpmn
+
+    found: dict[str, str] = {}
+    errors: list[PackError] = []
+    folder = path / "workflows"
+    if not folder.is_dir():
+        return found, errors
+    for file in sorted(folder.iterdir()):
+        rel = file.relative_to(path).as_posix()
+        if file.name.startswith(".") or not file.is_file():
+            continue
+        if file.suffix != ".bpmn":
+            errors.append(PackError(rel, "", "only .bpmn files belong in the workflows folder"))
+            continue
+        try:
+            xml = file.read_text("utf-8")
+            parse_bpmn(xml, rel)
+        except UnicodeDecodeError:
+            errors.append(PackError(rel, "", "the file is not UTF-8 text"))
+            continue
+        except SpecInvalid as exc:
+            where = f"element '{exc.element_id}': " if exc.element_id else ""
+            errors.append(PackError(rel, "", where + exc.plain, exc.line))
+            continue
+        found[rel] = xml
+    return found, errors
 
 
 def load_pack_from_documents(

@@ -207,6 +207,8 @@ class Pack:
     documents: dict[str, Any]
     """Every file of the pack by relative path, exactly as loaded: what deploys store and diffs compare."""
     roles: dict[str, RoleDef] = field(default_factory=dict)
+    workflows: dict[str, str] = field(default_factory=dict)
+    """BPMN files of the pack's workflows/ folder by relative path (XML text; checked when loaded)."""
 
     @property
     def name(self) -> Label:

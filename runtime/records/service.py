@@ -8,6 +8,9 @@ everything back, so no channel can leave a half-written change.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +47,21 @@ from runtime.registry import Registry
 from runtime.security.crypto import FieldCipher, TableCrypt
 from runtime.storage.database import Database
 from runtime.validation.errors import FieldError
+
+_JOINED: ContextVar[Connection | None] = ContextVar("tessera_records_joined", default=None)
+
+
+@contextmanager
+def joined_transaction(conn: Connection) -> Iterator[None]:
+    """Inside this block every records-service call of this thread/task uses ``conn`` and its open transaction
+    instead of opening its own, so a caller (the workflow host) commits its state and the record changes it
+    causes together, or rolls both back."""
+    token = _JOINED.set(conn)
+    try:
+        yield
+    finally:
+        _JOINED.reset(token)
+
 
 READ_ONLY_MSG = {"zh": "只读字段，不能修改", "en": "is read-only"}
 NUL_MSG = {"zh": "包含无法保存的空字符（\\0）", "en": "contains a NUL character (\\0), which cannot be stored"}
@@ -89,13 +107,33 @@ class RecordsService:
         self._readers: dict[tuple[str, int], tuple[sa.Table, RawRowReader]] = {}
         """Seals and opens sensitive fields (runtime.security); required once an entity has one."""
 
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """The caller's joined transaction (see joined_transaction), else a new write transaction."""
+        outer = _JOINED.get()
+        if outer is not None:
+            with outer.begin_nested():
+                yield outer
+        else:
+            with self.db.write() as conn:
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        outer = _JOINED.get()
+        if outer is not None:
+            yield outer
+        else:
+            with self.db.read() as conn:
+                yield conn
+
     def _crypt(self, table: str) -> TableCrypt | None:
         return self.cipher.for_table(table) if self.cipher is not None else None
 
     # reading --------------------------------------------------------------------------------------
     def get(self, entity_id: str, record_id: int, ctx: Context) -> dict[str, Any]:
         entity = self.registry.entity(entity_id)
-        with self.db.read() as conn:
+        with self._read() as conn:
             record = self._load(conn, entity, record_id, ctx)
         return self.hooks.transform(entity, ctx, record)
 
@@ -251,7 +289,7 @@ class RecordsService:
         form = self._form(entity, form_id)
         payload = self._clean(entity, data, None, ctx)
         payload = logic.apply_defaults(entity, payload, self.clock)
-        with self.db.write() as conn:
+        with self._write() as conn:
             self._run_before(entity, "create", ctx, conn, None, None, payload)
             computed = self._validate(conn, entity, form, payload, None, ctx)
             now = self.clock.now()
@@ -293,7 +331,7 @@ class RecordsService:
         """Partial update: fields not sent keep their values; `expected_version` guards lost updates."""
         entity = self.registry.entity(entity_id)
         form = self._form(entity, form_id)
-        with self.db.write() as conn:
+        with self._write() as conn:
             before = self._load(conn, entity, record_id, ctx, for_update=True)
             if expected_version is not None and expected_version != before["version"]:
                 raise StaleVersion(
@@ -331,7 +369,7 @@ class RecordsService:
 
     def delete(self, entity_id: str, record_id: int, ctx: Context, *, expected_version: int | None = None) -> None:
         entity = self.registry.entity(entity_id)
-        with self.db.write() as conn:
+        with self._write() as conn:
             before = self._load(conn, entity, record_id, ctx, for_update=True)
             if expected_version is not None and expected_version != before["version"]:
                 raise StaleVersion(

@@ -211,3 +211,114 @@ params = sa.Table(
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("updated_by", sa.BigInteger),
 )
+
+# workflows (runtime/workflows): specs, instances, the task inbox, timers, message routing, history ---------
+
+wf_specs = sa.Table(
+    "tessera_wf_specs",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("process_id", sa.String(100), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("bpmn", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("process_id", "version", name="uq_tessera_wf_specs_version"),
+    sa.UniqueConstraint("process_id", "sha256", name="uq_tessera_wf_specs_sha"),
+)
+
+wf_instances = sa.Table(
+    "tessera_wf_instances",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("spec_id", sa.BigInteger, nullable=False),
+    sa.Column("process_id", sa.String(100), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("entity", sa.String(40)),
+    sa.Column("record_id", sa.BigInteger),
+    sa.Column("started_by", sa.BigInteger),
+    sa.Column("correlation", sa.JSON, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Index("ix_tessera_wf_instances_record", "entity", "record_id"),
+)
+
+wf_tasks = sa.Table(
+    "tessera_wf_tasks",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("instance_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("spiff_id", sa.String(36), nullable=False),
+    sa.Column("element_id", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("lane", sa.String(100)),
+    sa.Column("role", sa.String(40), index=True),
+    sa.Column("assignee_id", sa.BigInteger, index=True),
+    sa.Column("pool", sa.Boolean, nullable=False),
+    sa.Column("form_id", sa.String(40)),
+    sa.Column("due_at", sa.DateTime, index=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("completed_by", sa.BigInteger),
+    sa.Column("completed_at", sa.DateTime),
+    sa.Column("outcome", sa.String(40)),
+    sa.Column("comment", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("instance_id", "spiff_id", name="uq_tessera_wf_tasks_spiff"),
+)
+
+wf_timers = sa.Table(
+    "tessera_wf_timers",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("instance_id", sa.BigInteger, nullable=False),
+    sa.Column("spiff_id", sa.String(36), nullable=False),
+    sa.Column("due_at", sa.DateTime, nullable=False, index=True),
+    sa.UniqueConstraint("instance_id", "spiff_id", name="uq_tessera_wf_timers_spiff"),
+)
+
+wf_messages = sa.Table(
+    "tessera_wf_messages",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("correlation_key", sa.String(200), nullable=False),
+    sa.Column("instance_id", sa.BigInteger, nullable=False, index=True),
+    sa.Index("ix_tessera_wf_messages_route", "name", "correlation_key"),
+)
+
+wf_events = sa.Table(
+    "tessera_wf_events",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("instance_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("actor_id", sa.BigInteger),
+    sa.Column("element_id", sa.String(100)),
+    sa.Column("detail", sa.JSON, nullable=False),
+)
+
+wf_effects = sa.Table(
+    "tessera_wf_effects",
+    metadata,
+    sa.Column("key", sa.String(120), primary_key=True),
+    sa.Column("result", sa.JSON),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+notifications = sa.Table(
+    "tessera_notifications",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("body", sa.Text),
+    sa.Column("link", sa.String(500)),
+    sa.Column("source", sa.String(120), unique=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("read_at", sa.DateTime),
+)
