@@ -94,7 +94,8 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         return True
 
     def call_service(self, context: Any, **kwargs: Any) -> Any:  # pragma: no cover - the engine calls services
-        raise NotImplementedError
+        """Service tasks go through SandboxScriptEngine.call_service (the action registry), never through here."""
+        raise WorkflowError("service tasks run through the workflow host's actions, not the script environment")
 
 
 class SandboxScriptEngine(PythonScriptEngine):
