@@ -140,6 +140,10 @@ class Registry:
     def default_view(self, entity_id: str) -> View | None:
         return next((v for v in self.views.values() if v.entity == entity_id and v.type == "list"), None)
 
+    def extras(self, kind: str) -> dict[str, dict[str, Any]]:
+        """Every deployed document of an extra kind (runtime.blueprints.kinds), by id, across packs."""
+        return {ident: doc for p in self.packs.values() for ident, doc in p.extras.get(kind, {}).items()}
+
     def menus(self) -> list[dict[str, Any]]:
         return [item for p in self.packs.values() for item in p.menus]
 

@@ -16,6 +16,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
 from runtime.blueprints.errors import PackError, PackInvalid, pointer
+from runtime.blueprints.kinds import FOLDER_KINDS, check_extras, extra_validator
 from runtime.blueprints.model import (
     Entity,
     OptionSet,
@@ -39,6 +40,7 @@ FOLDERS = {
     "option_sets": "option_set",
     "roles": "role",
     "demo": "demo_data",
+    **FOLDER_KINDS,
 }
 
 
@@ -115,7 +117,8 @@ def _schema_errors(rel: str, doc: Any) -> list[PackError]:
                 rel, "", "unexpected file: packs hold pack.json, menus.json and the folders " + ", ".join(FOLDERS)
             )
         ]
-    found = sorted(_validator(kind).iter_errors(doc), key=lambda e: list(e.absolute_path))
+    validator = extra_validator(kind) if kind in FOLDER_KINDS.values() else _validator(kind)
+    found = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
     return [PackError(rel, pointer(*err.absolute_path), _plain_message(err)) for err in _leaf_errors(found)]
 
 
@@ -237,6 +240,8 @@ def load_pack_from_documents(
         raise PackInvalid(errors)
     pack = _build(documents)
     errors.extend(check_references(pack, known_entities or set(), known_option_sets or set()))
+    if not errors:
+        errors.extend(check_extras(pack))  # automation, reports...: they may assume the core is consistent
     if errors:
         raise PackInvalid(errors)
     return pack
@@ -251,9 +256,12 @@ def _build(documents: dict[str, Any]) -> Pack:
     option_sets: dict[str, OptionSet] = {}
     demo = []
     roles: dict[str, RoleDef] = {}
+    extras: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in FOLDER_KINDS.values()}
     for rel, doc in sorted(documents.items()):
         kind = kind_of(rel)
-        if kind == "entity":
+        if kind in extras:
+            extras[kind].setdefault(doc["id"], doc)
+        elif kind == "entity":
             entities.setdefault(
                 doc["id"], Entity(doc["id"], doc["label"], [field_from_raw(f) for f in doc["fields"]], doc, pack_id)
             )
@@ -272,5 +280,16 @@ def _build(documents: dict[str, Any]) -> Pack:
             demo.append({**doc, "_file": rel})
     menus = documents.get(MENUS, {}).get("menus", [])
     return Pack(
-        pack_id, manifest["version"], manifest, entities, forms, views, option_sets, menus, demo, documents, roles
+        pack_id,
+        manifest["version"],
+        manifest,
+        entities,
+        forms,
+        views,
+        option_sets,
+        menus,
+        demo,
+        documents,
+        roles,
+        extras=extras,
     )

@@ -209,6 +209,8 @@ class Pack:
     roles: dict[str, RoleDef] = field(default_factory=dict)
     workflows: dict[str, str] = field(default_factory=dict)
     """BPMN files of the pack's workflows/ folder by relative path (XML text; checked when loaded)."""
+    extras: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """Documents of the extra kinds (runtime.blueprints.kinds: rules, templates, scores...) by kind, then id."""
 
     @property
     def name(self) -> Label:
