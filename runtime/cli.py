@@ -7,6 +7,7 @@ a deploy would do in plain words, `deploy` applies it in one transaction.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -144,6 +145,9 @@ def serve(
     demo: bool = typer.Option(False, help="deploy the shipped packs with demo data and create the admin login"),
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
+    jobs: bool = typer.Option(
+        True, "--jobs/--no-jobs", help="run background jobs in this process (--no-jobs: only workers run them)"
+    ),
 ) -> None:
     """Run the web application and API."""
     import uvicorn
@@ -166,8 +170,48 @@ def serve(
         typer.echo("")
     sys.stdout.flush()
     app = create_app(t)
-    app.state.jobs.enabled = True  # workflow timers (and later jobs) run in-process while serving
+    # background jobs run in-process while serving unless --no-jobs or TESSERA_JOBS_IN_PROCESS=0 (workers run them)
+    app.state.jobs.enabled = jobs and os.environ.get("TESSERA_JOBS_IN_PROCESS", "1").lower() not in ("0", "false", "no")
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@app.command("worker")
+def worker(
+    concurrency: int = typer.Option(1, min=1, max=64, help="jobs run at the same time by this process"),
+    poll: float = typer.Option(1.0, min=0.1, help="seconds between looks for due jobs"),
+    tasks: list[str] = typer.Option(
+        [], "--tasks", help="MODULE:FUNCTION called with the app to register more job tasks (repeatable)"
+    ),
+) -> None:
+    """Run background jobs in this process until SIGTERM or Ctrl+C (several workers may share one database)."""
+    import importlib
+    import logging
+    import signal
+    import threading
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    t = _tessera()
+    for spec in tasks:
+        module, _, function = spec.partition(":")
+        try:
+            getattr(importlib.import_module(module), function or "register")(t)
+        except (ImportError, AttributeError) as exc:
+            typer.echo(f"--tasks {spec}: {exc}", err=True)
+            raise typer.Exit(2) from exc
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        typer.echo(f"tessera worker: {signal.Signals(signum).name}, finishing the running jobs", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    typer.echo(f"tessera worker {t.jobs.worker_id} running jobs ({t.db.dialect}, concurrency {concurrency})", err=True)
+    try:
+        t.jobs.work(stop, concurrency=concurrency, poll_seconds=poll)
+    finally:
+        t.close()
+    typer.echo("tessera worker stopped", err=True)
 
 
 @keys_app.command("status")
