@@ -7,6 +7,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "account.title": {"zh": "我的账户", "en": "My account"},
     "account.tab_profile": {"zh": "个人资料与安全", "en": "Profile and security"},
     "account.tab_tokens": {"zh": "API 令牌", "en": "API tokens"},
+    "account.tab_notifications": {"zh": "通知偏好", "en": "Notifications"},
     "account.tabs": {"zh": "账户设置", "en": "Account settings"},
     "account.required": {"zh": "必填", "en": "required"},
     # profile
