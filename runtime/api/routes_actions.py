@@ -1,0 +1,75 @@
+"""Record actions and inbound events over REST (PL-08, PL-09).
+
+* ``GET  /api/v1/records/{entity}/{id}/actions`` the actions of the record's current state for this user,
+  each with ``enabled`` and, when disabled, the ``reason`` (role, guard)
+* ``POST /api/v1/records/{entity}/{id}/actions/{action}`` {"input": {...form fields}, "version": n}
+  performs it: 200 with the record; 403 role refused; 409 not possible in this state or guard false;
+  422 input form errors
+* ``POST /api/v1/events/{name}`` {...payload} triggers the rules listening to the event (signed in or API token)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from runtime.api.deps import context, current_user, json_body, record_id, tessera
+from runtime.automation.states.service import available, machine_for, perform, state_label
+from runtime.errors import BadRequest, NotFound
+
+router = APIRouter(prefix="/api/v1", tags=["actions"])
+PERFORM_BODY = {
+    "type": "object",
+    "properties": {
+        "input": {"type": "object", "description": "values of the action's input form"},
+        "version": {"type": "integer", "description": "the record version you saw (lost-update guard)"},
+    },
+}
+
+
+@router.get("/records/{entity}/{rid}/actions")
+def list_actions(entity: str, rid: str, request: Request) -> dict[str, Any]:
+    user = current_user(request)
+    app = tessera(request)
+    ctx = context(request, user)
+    record = app.records.get(entity, record_id(rid), ctx)
+    machine = machine_for(app, entity)
+    state = record.get(machine["field"]) if machine else None
+    return {
+        "state": state,
+        "state_label": state_label(machine, state, ctx.lang) if machine else None,
+        "actions": [a.as_dict() for a in available(app, entity, record, ctx)],
+    }
+
+
+@router.post(
+    "/records/{entity}/{rid}/actions/{action}",
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": PERFORM_BODY}}}},
+)
+async def perform_action(entity: str, rid: str, action: str, request: Request) -> dict[str, Any]:
+    user = current_user(request)
+    app = tessera(request)
+    ident = record_id(rid)
+    body = await json_body(request) if (await request.body()).strip() else {}
+    if not isinstance(body, dict):
+        raise BadRequest('the request body must be a JSON object: {"input": {...}, "version": n}')
+    version = body.get("version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise BadRequest("'version' must be an integer")
+    return perform(app, entity, ident, action, body.get("input"), context(request, user), expected_version=version)
+
+
+@router.post("/events/{name}", status_code=202)
+async def post_event(name: str, request: Request) -> dict[str, Any]:
+    current_user(request)
+    app = tessera(request)
+    if name not in app.automation.events():
+        raise NotFound(f"no rule listens to the event '{name[:80]}'")
+    body = await json_body(request) if (await request.body()).strip() else {}
+    if not isinstance(body, dict):
+        raise BadRequest("the event payload must be a JSON object")
+    key = request.headers.get("idempotency-key")
+    if key is not None and (not key or len(key) > 100):
+        raise BadRequest("Idempotency-Key must be 1 to 100 characters")
+    return {"event": name, "queued": app.automation.emit(name, body, key=key)}

@@ -1,0 +1,104 @@
+"""Cross-reference checks of state_machines/ documents: the entity, its state field, states named by
+transitions, forms, guards and effects must exist and compile (file + JSON pointer + sentence)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from runtime.automation.rules.checks import check_actions, field_names
+from runtime.blueprints.errors import PackError, pointer
+from runtime.expressions import check_expression
+
+
+@cache
+def _action_validator() -> Draft202012Validator:
+    from referencing import Registry, Resource
+
+    from runtime.blueprints.kinds import schema_of
+    from runtime.blueprints.schema import SCHEMA_ID, pack_schema
+
+    rule = schema_of("rule")
+    registry = Registry().with_resource(SCHEMA_ID, Resource.from_contents(pack_schema()))
+    return Draft202012Validator(
+        {**rule, "$ref": "#/$defs/action", "required": [], "properties": {}, "additionalProperties": True},
+        registry=registry,
+    )
+
+
+def check_state_machines(pack: Any, documents: dict[str, dict[str, Any]]) -> list[PackError]:
+    errors: list[PackError] = []
+    owners: dict[str, str] = {}
+    for rel, doc in sorted(documents.items()):
+        if doc["entity"] in owners:
+            errors.append(
+                PackError(
+                    rel,
+                    "/entity",
+                    f"entity '{doc['entity']}' already has a state machine ({owners[doc['entity']]}); one per entity",
+                )
+            )
+        owners.setdefault(doc["entity"], rel)
+        errors.extend(_check(pack, rel, doc))
+    return errors
+
+
+def _check(pack: Any, rel: str, doc: dict[str, Any]) -> list[PackError]:
+    errors: list[PackError] = []
+
+    def err(where: tuple, message: str) -> None:
+        errors.append(PackError(rel, pointer(*where), message))
+
+    entity = pack.entities.get(doc["entity"])
+    if entity is None:
+        err(("entity",), f"unknown entity '{doc['entity']}' (not an entity of this pack)")
+        return errors
+    if entity.field(doc["field"]) is None:
+        err(("field",), f"unknown field '{doc['field']}' of entity '{entity.id}'")
+    states = [s["value"] for s in doc["states"]]
+    if len(set(states)) != len(states):
+        err(("states",), "state values must be unique")
+    if doc["initial"] not in states:
+        err(("initial",), f"initial state '{doc['initial']}' is not one of the states {states}")
+    allowed = field_names(entity)
+    seen: set[str] = set()
+    for i, t in enumerate(doc["transitions"]):
+        base = ("transitions", i)
+        if t["id"] in seen:
+            err((*base, "id"), f"duplicate transition id '{t['id']}'")
+        seen.add(t["id"])
+        for j, state in enumerate(t["from"]):
+            if state != "*" and state not in states:
+                err((*base, "from", j), f"unknown state '{state}' (states: {', '.join(states)})")
+        if t["to"] not in states:
+            err((*base, "to"), f"unknown state '{t['to']}' (states: {', '.join(states)})")
+        for j, role in enumerate(t.get("roles") or []):
+            if pack.roles and role not in pack.roles:
+                err((*base, "roles", j), f"unknown role '{role}'")
+        if t.get("guard"):
+            for problem in check_expression(t["guard"], allowed):
+                err((*base, "guard"), f"guard does not compile: {problem}")
+        if t.get("form"):
+            form = pack.forms.get(t["form"])
+            if form is None:
+                err((*base, "form"), f"unknown form '{t['form']}'")
+            elif form.entity != entity.id:
+                err((*base, "form"), f"form '{t['form']}' is a form of '{form.entity}', not of '{entity.id}'")
+        known = {f.name for f in entity.fields}
+        for name, source in (t.get("set") or {}).items():
+            if name not in known:
+                err((*base, "set", name), f"unknown field '{name}' of entity '{entity.id}'")
+            for problem in check_expression(source, allowed):
+                err((*base, "set", name), f"expression does not compile: {problem}")
+        effects = t.get("effects") or []
+        bad = False
+        for j, effect in enumerate(effects):
+            problems = sorted(_action_validator().iter_errors(effect), key=lambda e: list(e.path))
+            if problems:
+                bad = True
+                err((*base, "effects", j), f"not a valid rule action: {problems[0].message}")
+        if not bad:
+            errors.extend(check_actions(pack, rel, effects, entity, (*base, "effects"), allowed))
+    return errors

@@ -1,0 +1,57 @@
+"""UI texts of record actions (state machines) and the rules admin page (Chinese first, then English)."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "actions.label": {"zh": "操作", "en": "Actions"},
+    "actions.loading": {"zh": "正在加载操作…", "en": "Loading actions…"},
+    "actions.state": {"zh": "当前状态", "en": "State"},
+    "actions.to": {"zh": "执行后状态：{state}", "en": "Leads to: {state}"},
+    "actions.confirm_title": {"zh": "确认{action}", "en": "Confirm: {action}"},
+    "actions.confirm_text": {
+        "zh": "确定要对“{record}”执行“{action}”吗？状态将从“{from_state}”变为“{to_state}”。",
+        "en": "{action} “{record}”? Its state changes from {from_state} to {to_state}.",
+    },
+    "actions.submit": {"zh": "确定{action}", "en": "{action}"},
+    "actions.cancel": {"zh": "取消", "en": "Cancel"},
+    "actions.done": {"zh": "已执行“{action}”，当前状态：{state}", "en": "{action} done; the state is now {state}"},
+    "actions.refused": {"zh": "无法执行“{action}”：{reason}", "en": "{action} was refused: {reason}"},
+    "actions.disabled_hint": {"zh": "不可用：{reason}", "en": "Not available: {reason}"},
+    "actions.input_title": {"zh": "{action}：{record}", "en": "{action}: {record}"},
+    # rules admin
+    "logs.hub.rules": {"zh": "自动化规则", "en": "Automation rules"},
+    "logs.hub.rules_desc": {"zh": "规则的运行记录、失败与重试", "en": "Rule runs, failures and retries"},
+    "rules.title": {"zh": "自动化规则", "en": "Automation rules"},
+    "rules.intro": {
+        "zh": "已部署的规则、最近的运行和失败；失败的运行会自动重试，也可以在这里手动重试。",
+        "en": "Deployed rules with their recent runs and failures; failed runs retry by themselves, or here.",
+    },
+    "rules.eyebrow": {"zh": "系统管理", "en": "Administration"},
+    "rules.rule": {"zh": "规则", "en": "Rule"},
+    "rules.entity": {"zh": "对象", "en": "Entity"},
+    "rules.trigger": {"zh": "触发条件", "en": "Trigger"},
+    "rules.last_run": {"zh": "最近运行", "en": "Last run"},
+    "rules.runs": {"zh": "运行次数", "en": "Runs"},
+    "rules.failures": {"zh": "失败", "en": "Failures"},
+    "rules.none": {"zh": "尚未部署任何规则。", "en": "No rule is deployed."},
+    "rules.never": {"zh": "未运行", "en": "Never"},
+    "rules.disabled": {"zh": "已停用", "en": "Disabled"},
+    "rules.recent": {"zh": "最近运行记录", "en": "Recent runs"},
+    "rules.failed_runs": {"zh": "失败的运行", "en": "Failed runs"},
+    "rules.no_runs": {"zh": "暂无运行记录。", "en": "No runs yet."},
+    "rules.no_failures": {"zh": "没有失败的运行。", "en": "No failed runs."},
+    "rules.record": {"zh": "记录", "en": "Record"},
+    "rules.status": {"zh": "状态", "en": "Status"},
+    "rules.attempts": {"zh": "尝试次数", "en": "Attempts"},
+    "rules.error": {"zh": "错误", "en": "Error"},
+    "rules.time": {"zh": "时间", "en": "Time"},
+    "rules.retry": {"zh": "重试", "en": "Retry"},
+    "rules.retried": {"zh": "已安排重试。", "en": "The run is queued again."},
+    "rules.not_retried": {
+        "zh": "此运行无法重试（已成功或已排队）。",
+        "en": "This run cannot be retried (done or already queued).",
+    },
+    "rules.status.ok": {"zh": "成功", "en": "OK"},
+    "rules.status.failed": {"zh": "失败", "en": "Failed"},
+    "rules.status.skipped": {"zh": "跳过", "en": "Skipped"},
+}
