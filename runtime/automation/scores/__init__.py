@@ -1,0 +1,1 @@
+"""Formula scores with explanations and threshold grades (PL-11)."""
