@@ -288,7 +288,22 @@ def test_pl15_approve_in_chromium_and_see_the_diagram(site: Site) -> None:
             current = page.locator('#wf-diagram .djs-element.tf-wf-current[data-element-id="director_review"]')
             assert current.count() == 1
             assert page.locator('#wf-diagram .tf-wf-done[data-element-id="manager_review"]').count() == 1
+            svg_text = page.locator("#wf-diagram svg").first.text_content() or ""
+            assert "经理审批" in svg_text and "Manager review" not in svg_text  # zh labels, English ids kept
             _shot(page, "instance-desktop")
+            page.goto(site.url + "/tasks?status=done")
+            assert "王五" in page.locator("#inbox-table").inner_text()  # the linked record, from the host's row
+            _shot(page, "done-desktop")
+            second = site.start(data={**BIG, "title": "B 超"})
+            task = next(t for t in site.org.inbox("mgr") if t["instance_id"] == second["id"])
+            page.goto(site.url + f"/tasks/{task['id']}")
+            page.click("#outcome-reject")
+            page.wait_for_selector("#fe-comment .tf-error")
+            assert "理由" in page.locator("#fe-comment").inner_text()
+            _shot(page, "reject-needs-comment")
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.goto(site.url + "/tasks?status=done")
+            _shot(page, "done-mobile")
         finally:
             browser.close()
 
@@ -300,16 +315,15 @@ def _shot(page, name: str) -> None:  # noqa: ANN001 - a Playwright page
 
 ONE_STEP = Path(__file__).parent / "packs" / "workflow_pack" / "workflows" / "one_step_approval.bpmn"
 START_PROPS = (
-    '<bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="entity" value="mdt_case"/>'
-    '<spiffworkflow:property name="form" value="approval_revise"/></spiffworkflow:properties></bpmn:extensionElements>'
+    '<spiffworkflow:property name="entity" value="mdt_case"/>'
+    '<spiffworkflow:property name="form" value="approval_revise"/>'
+    '<spiffworkflow:property name="starter_roles" value="doctor"/>'
 )
 
 
 def test_pl15_start_a_declared_process_from_a_record_with_its_start_form(site: Site) -> None:
     xml = ONE_STEP.read_text("utf-8").replace('value="approver"', 'value="requester"')
-    xml = xml.replace(
-        '<bpmn:startEvent id="start" name="Asked">', f'<bpmn:startEvent id="start" name="Asked">{START_PROPS}'
-    )
+    xml = xml.replace('<spiffworkflow:property name="starter_roles" value="*"/>', START_PROPS)
     site.org.wf.register_bpmn(xml, "test/one_step_for_cases.bpmn")
     case = site.org.tessera.records.create("mdt_case", {"patient": "王五"}, site.org.ctx("admin"))
     with site.client("req") as req:
@@ -327,3 +341,81 @@ def test_pl15_start_a_declared_process_from_a_record_with_its_start_form(site: S
         assert req.get(f"/workflows/start/one_step_approval?entity=contract&record={case['id']}").status_code == 404
     view = site.org.wf.instance(instance, site.org.ctx("admin"))
     assert view["record"] == {"entity": "mdt_case", "id": case["id"]} and view["current"][0]["element_id"] == "approve"
+
+
+def test_pl15_zh_diagrams_name_every_element_of_the_shipped_processes_in_chinese() -> None:
+    """No English-only labels on zh pages: every named element of workflows/*.bpmn has a catalogue label."""
+    from lxml import etree
+
+    from ui.routes.tasks_common import BPMN_NAMED, element_label, localise_bpmn
+
+    for path in sorted((Path(__file__).parent.parent / "workflows").glob("*.bpmn")):
+        xml = path.read_text("utf-8")
+        root = etree.fromstring(xml.encode("utf-8"))
+        process_id = next(el.get("id") for el in root.iter() if etree.QName(el).localname == "process")
+        named = [
+            el.get("id")
+            for el in root.iter()
+            if isinstance(el.tag, str) and etree.QName(el).localname in BPMN_NAMED and el.get("name")
+        ]
+        missing = [e for e in named if element_label("zh", process_id, e) is None]
+        assert missing == [], f"{path.name}: no zh label for {missing}"
+        zh = etree.fromstring(localise_bpmn(xml, process_id, "zh").encode("utf-8"))
+        drawn = (*BPMN_NAMED, "participant", "process")  # what bpmn-js labels (not properties or data items)
+        names = [
+            el.get("name")
+            for el in zh.iter()
+            if isinstance(el.tag, str) and etree.QName(el).localname in drawn and el.get("name")
+        ]
+        assert names and not [n for n in names if n.isascii()], names
+        assert localise_bpmn(xml, process_id, "en").count('id="start"') == 1  # ids untouched
+
+
+def test_pl15_a_rejection_without_a_comment_shows_a_field_error_on_the_form(site: Site) -> None:
+    site.start()
+    task = site.task_of("mgr", "manager_review")
+    with site.client("mgr") as mgr:
+        r = post_task(mgr, task["id"], {"_outcome": "reject", "comment": "  "})  # the form's own comment field
+        assert r.status_code == 422
+        page = dom(r.text)
+        assert "驳回" in field_errors(page, "comment") and "理由" in field_errors(page, "comment")
+        assert site.task_of("mgr", "manager_review")["status"] == "ready"
+        ok = post_task(mgr, task["id"], {"_outcome": "reject", "comment": "请补充报价"})
+        assert ok.status_code == 303
+
+
+def test_pl15_only_starters_see_the_start_button_and_page(site: Site) -> None:
+    case = site.org.tessera.records.create("mdt_case", {"patient": "赵六"}, site.org.ctx("admin"))
+    with site.client("req") as req:  # a doctor: mdt_consultation names starter_roles=doctor
+        card = dom(req.get(f"/r/mdt_case/{case['id']}/workflows").text)
+        assert card.by_id("start-mdt_consultation")
+        assert "MDT" in req.get("/workflows").text
+    with site.client("other") as other:  # no role
+        card = dom(other.get(f"/r/mdt_case/{case['id']}/workflows").text)
+        assert card.find_all("a", id="start-mdt_consultation") == []
+        assert "start-mdt_consultation" not in other.get("/workflows").text
+        assert other.get(f"/workflows/start/mdt_consultation?entity=mdt_case&record={case['id']}").status_code == 403
+        token = csrf_of(other.get("/tasks").text)
+        assert other.post("/workflows/start/mdt_consultation", data={"csrf_token": token}).status_code == 403
+
+
+def test_pl15_done_by_me_is_paginated_with_every_task(site: Site) -> None:
+    from ui.routes import tasks_inbox
+
+    for n in range(3):
+        site.start(data={**BIG, "title": f"单 {n}"})
+    for task in site.org.inbox("mgr"):
+        site.org.wf.complete(task["id"], {}, site.org.ctx("mgr"), outcome="approve")
+    original = tasks_inbox.DONE_PAGE
+    tasks_inbox.DONE_PAGE = 2
+    try:
+        with site.client("mgr") as mgr:
+            first = dom(mgr.get("/tasks?status=done").text)
+            assert "共 3 项" in first.by_id("inbox-total").text() and "第 1 / 2 页" in first.by_id("done-page").text()
+            second = dom(mgr.get(first.by_id("done-next").attrs["href"]).text)
+            assert "第 2 / 2 页" in second.by_id("done-page").text()
+            rows = [n for page in (first, second) for n in page.find_all("tr") if n.attrs.get("data-task")]
+            assert len({n.attrs["data-task"] for n in rows}) == 3
+            assert "REQ 发起" in first.by_id("inbox-table").text()
+    finally:
+        tasks_inbox.DONE_PAGE = original

@@ -98,7 +98,7 @@ def test_pl14_rejected_approval_returns_to_the_requester_over_http(site: Site) -
     [task] = site.inbox("mgr")
     site("mgr").post(f"/api/v1/tasks/{task['id']}/complete", json={"outcome": "reject", "comment": "Too pricey"})
     [revise] = site.inbox("req")
-    assert site("req").get(f"/api/v1/tasks/{revise['id']}").json()["data"]["comment"] == "Too pricey"
+    assert site("req").get(f"/api/v1/tasks/{revise['id']}").json()["data"]["_outcome_comment"] == "Too pricey"
 
 
 def test_pl14_errors_are_403_404_409_422_never_500(site: Site) -> None:
@@ -188,7 +188,11 @@ def test_rn10_early_message_is_404_and_an_admin_previews_and_migrates_versions(s
         "/api/v1/workflows/messages",
         json={"name": "contract_countersigned", "correlation_key": f"contract:{contract['id']}"},
     )
-    assert refused.status_code == 403
+    assert refused.status_code == 404  # req may start contract signing, so she may message it: nothing waits yet
+    refused = site("other").post(
+        "/api/v1/workflows/messages", json={"name": "referral_received", "correlation_key": "HIS-1"}
+    )
+    assert refused.status_code in (403, 404)  # no listening process deployed here: never 500
     started = (
         site("req")
         .post(

@@ -100,6 +100,8 @@ def org(make_tessera: Callable[..., Tessera]) -> Org:
 
 def approve(org: Org, who: str, outcome: str = "approve", comment: str | None = None, **data) -> dict:
     task = org.only_task(who)
+    if comment is None and outcome == "reject":  # a rejection must say why
+        comment = "not agreed"
     return org.wf.complete(task["id"], data, org.ctx(who), outcome=outcome, comment=comment)
 
 
@@ -121,7 +123,7 @@ def test_pl14_two_level_approval_is_approved_and_the_requester_told(org: Org) ->
     assert org.inbox("dir2") == []
     done = approve(org, "dir", approved_amount=48000)
     assert done["status"] == "completed"
-    kinds = [e["kind"] for e in done["history"]]
+    kinds = [e["kind"] for e in org.wf.instance(done["id"], org.ctx("admin"))["history"]]
     assert kinds == ["started", "task_completed", "task_claimed", "task_completed", "completed"]
     told = org.notifications("req")
     assert [n["title"] for n in told] == ["Approval approved: CT scanner"]
@@ -141,7 +143,7 @@ def test_pl14_rejected_back_to_the_requester_with_the_comment(org: Org) -> None:
     from runtime.workflows.views import task_view
 
     view = task_view(org.wf, task["id"], org.ctx("req"))
-    assert view["data"]["comment"] == "Add a quote from a second supplier"
+    assert view["data"]["_outcome_comment"] == "Add a quote from a second supplier"
     assert view["form_id"] == "approval_revise"
     done = approve(org, "req", outcome="abandon", comment="withdrawn")
     assert done["status"] == "completed"
@@ -241,7 +243,7 @@ def test_pc15_mdt_with_a_late_specialist_reminds_and_escalates(org: Org, clock: 
     assert org.tessera.records.get("mdt_case", case["id"], org.ctx("admin"))["conclusion"] == "Surgery after one cycle"
     told = org.notifications("req")
     assert told[-1]["title"] == "MDT conclusion ready: Zhang San" and told[-1]["body"] == "Surgery after one cycle"
-    assert "timer_fired" in [e["kind"] for e in done["history"]]
+    assert "timer_fired" in [e["kind"] for e in org.wf.instance(done["id"], org.ctx("admin"))["history"]]
 
 
 def test_pl14_sandbox_escapes_in_gateway_conditions_are_refused(org: Org) -> None:
@@ -379,7 +381,9 @@ MESSAGE_START = """<?xml version="1.0" encoding="UTF-8"?>
   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://t">
   <bpmn:message id="m_referral" name="referral_received"/>
   <bpmn:process id="referral_intake" isExecutable="true">
-    <bpmn:startEvent id="received"><bpmn:outgoing>f1</bpmn:outgoing>
+    <bpmn:startEvent id="received"><bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="starter_roles" value="doctor"/>
+      </spiffworkflow:properties></bpmn:extensionElements><bpmn:outgoing>f1</bpmn:outgoing>
       <bpmn:messageEventDefinition messageRef="m_referral"/></bpmn:startEvent>
     <bpmn:userTask id="triage" name="Triage">
       <bpmn:extensionElements><spiffworkflow:properties>
@@ -402,6 +406,69 @@ def test_pl14_a_message_starts_the_process_listening_for_it(org: Org) -> None:
     assert view["current"][0]["assignee_id"] == org.users["coord"]  # dept_<role>: nearest holder upwards
 
 
+def test_pl14_only_people_allowed_to_start_a_process_may_message_it(org: Org) -> None:
+    """The message rule: administrators, the platform, and holders of the receiving process's starter_roles."""
+    org.wf.register_bpmn(MESSAGE_START, "referral_intake.bpmn")
+    with pytest.raises(Forbidden, match="referral_intake"):
+        org.wf.send_message("referral_received", "HIS-7", {}, org.ctx("other"))  # no doctor role
+    [first] = org.wf.send_message("referral_received", "HIS-7", {}, org.ctx("admin"))
+    assert org.wf.send_message("referral_received", "HIS-8", {}, Context(user_id=None, channel="workflow"))
+    assert org.wf.instance(first, org.ctx("admin"))["started_by"] == org.users["admin"]
+
+
+def test_pl14_starting_a_process_is_a_permission(org: Org) -> None:
+    """mdt_consultation names starter_roles=doctor; a process without the property only administrators start."""
+    data = {"patient": "P", "specialists": [org.users["s1"]], "coordinator": org.users["coord"]}
+    with pytest.raises(Forbidden, match="mdt_consultation"):
+        org.wf.start("mdt_consultation", data, org.ctx("other"))
+    assert org.wf.may_start("mdt_consultation", org.ctx("req")) and not org.wf.may_start(
+        "mdt_consultation", org.ctx("mgr")
+    )
+    assert org.wf.start("mdt_consultation", data, org.ctx("req"))["status"] == "running"
+    assert org.wf.start("mdt_consultation", data, org.ctx("admin"))["status"] == "running"  # administrators always
+    org.wf.register_bpmn(MESSAGE_START.replace('value="doctor"', 'value=""'), "referral_v2.bpmn")
+    assert not org.wf.may_start("referral_intake", org.ctx("req")) and org.wf.may_start(
+        "referral_intake", org.ctx("admin")
+    )
+    assert org.wf.may_start("approval", org.ctx("other"))  # starter_roles="*": every signed-in user
+
+
+def test_pl14_a_rejection_needs_a_comment_and_a_form_field_named_comment_is_kept(org: Org) -> None:
+    org.wf.start("approval", {"amount": 1, "type": "x", "title": "t", "signoff": "none"}, org.ctx("req"))
+    task = org.only_task("mgr")
+    for blank in (None, "", "   "):
+        with pytest.raises(RecordInvalid) as refused:
+            org.wf.complete(task["id"], {}, org.ctx("mgr"), outcome="reject", comment=blank)
+        assert [e.field for e in refused.value.errors] == ["comment"] and refused.value.status == 422
+    assert org.only_task("mgr")["status"] == "ready"
+    done = org.wf.complete(task["id"], {}, org.ctx("mgr"), outcome="reject", comment="Two quotes, please")
+    assert done["current"][0]["element_id"] == "revise"
+    from runtime.workflows.views import task_view
+
+    data = task_view(org.wf, done["current"][0]["id"], org.ctx("req"))["data"]
+    assert data["_outcome_comment"] == "Two quotes, please" and "comment" not in data
+    assert org.notifications("req") == []  # still in revision
+    history = org.wf.instance(done["id"], org.ctx("admin"))["history"]
+    assert history[-1]["detail"] == {"task_id": task["id"], "outcome": "reject", "comment": "Two quotes, please"}
+
+
+def test_pl14_the_host_keeps_a_form_field_named_comment(org: Org) -> None:
+    xml = (Path(__file__).parent / "packs" / PACK / "workflows" / "one_step_approval.bpmn").read_text("utf-8")
+    xml = xml.replace('<spiffworkflow:property name="form" value="approval_decision"/>', "")
+    org.wf.register_bpmn(xml.replace("one_step_approval", "one_step_plain"), "plain.bpmn")
+    started = org.wf.start(
+        "one_step_plain", {"approver": org.users["mgr"], "comment": "from the request"}, org.ctx("req")
+    )
+    task = started["current"][0]
+    org.wf.complete(task["id"], {"comment": "field value"}, org.ctx("mgr"), outcome="approve", comment="outcome words")
+    with org.tessera.db.read() as conn:
+        instance = dict(
+            conn.execute(sa.select(pt.wf_instances).where(pt.wf_instances.c.id == started["id"])).mappings().one()
+        )
+        wf = org.wf.load_state(conn, instance)
+    assert wf.data["comment"] == "field value" and wf.data["_outcome_comment"] == "outcome words"
+
+
 def test_pl14_serve_runs_the_timer_job_in_process(org: Org, clock: FixedClock) -> None:
     from runtime.api import create_app
 
@@ -414,7 +481,7 @@ def test_pl14_serve_runs_the_timer_job_in_process(org: Org, clock: FixedClock) -
         org.ctx("req"),
     )
     clock.advance(hours=25)
-    assert jobs.run_due() == ["workflow_timers"]
+    assert "workflow_timers" in jobs.run_due()  # other features register their own periodic jobs too
     assert len(org.notifications("coord")) == 1
 
 
@@ -434,3 +501,31 @@ def test_pl14_task_data_stays_json_friendly(org: Org) -> None:
     for bad in ({"tags": {"a", "b"}}, {"nested": {"typename": "x"}}):
         with pytest.raises(BadRequest):
             org.wf.start("approval", {"amount": 1, "type": "x", "title": "t", "signoff": "none", **bad}, org.ctx("req"))
+
+
+def test_pl15_inbox_rows_carry_record_process_and_starter(org: Org) -> None:
+    contract = org.tessera.records.create("contract", {"name": "Partner B"}, org.ctx("admin"))
+    org.wf.start("contract_signing", {}, org.ctx("req"), record=("contract", contract["id"]))
+    [row] = org.inbox("req")
+    assert row["entity"] == "contract" and row["record_id"] == contract["id"]
+    assert row["record_title"] == "Partner B" and row["process_label"] and row["process_id"] == "contract_signing"
+    assert row["started_by"] == org.users["req"] and row["started_by_name"] == "REQ"
+
+
+def test_pl15_done_by_me_lists_every_completed_task_paginated_also_as_administrator(org: Org) -> None:
+    from runtime.workflows.views import done_by
+
+    for n in range(7):
+        org.wf.start("approval", {"amount": 1, "type": "x", "title": f"t{n}", "signoff": "none"}, org.ctx("req"))
+    tasks = org.inbox("mgr")
+    for task in tasks[:5]:
+        org.wf.complete(task["id"], {}, org.ctx("mgr"), outcome="approve")
+    for task in tasks[5:]:  # the administrator completes someone else's step
+        org.wf.complete(task["id"], {}, org.ctx("admin"), outcome="approve")
+    first, total = done_by(org.wf, org.ctx("mgr"), limit=3)
+    second, _ = done_by(org.wf, org.ctx("mgr"), offset=3, limit=3)
+    assert total == 5 and len(first) == 3 and len(second) == 2
+    assert len({t["id"] for t in first + second}) == 5 and all(t["completed_by"] == org.users["mgr"] for t in first)
+    admin_done, admin_total = done_by(org.wf, org.ctx("admin"))
+    assert admin_total == 2 and {t["id"] for t in admin_done} == {t["id"] for t in tasks[5:]}
+    assert done_by(org.wf, org.ctx("mgr"), process_id="mdt_consultation") == ([], 0)

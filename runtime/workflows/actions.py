@@ -90,6 +90,33 @@ def notify(call: ActionCall) -> dict[str, Any]:
     return {"notification_id": new_id}
 
 
+def notify_action(tessera: Any) -> Action:
+    """``notify`` through the platform notifier (runtime/notify: in-app row, delivery log, the user's channels),
+    keyed by the step's idempotency key; the direct in-app write above only where no notifier is installed."""
+
+    def run(call: ActionCall) -> dict[str, Any]:
+        notifier = getattr(tessera, "notifier", None)
+        if notifier is None:
+            return notify(call)
+        user = as_id(call.params.get("user"))
+        if user is None:
+            raise BadRequest(f"parameter 'user' must be a user id, got {call.params.get('user')!r}")
+        record = (call.instance["entity"], call.instance["record_id"]) if call.instance.get("entity") else None
+        notifier.notify(
+            call.conn,
+            user_ids=[user],
+            key=call.key,
+            title=str(_param(call, "title", str))[:300],
+            body=None if call.params.get("body") is None else str(call.params["body"]),
+            link=None if call.params.get("link") is None else str(call.params["link"])[:500],
+            record=record,
+            kind="workflow",
+        )
+        return {"notified": [user]}
+
+    return run
+
+
 def record_actions(records: Any) -> dict[str, Action]:
     """record.create / record.update through the one records service (validation, audit, permissions)."""
 

@@ -18,14 +18,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+import sqlalchemy as sa
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.engine import Connection
@@ -36,20 +35,27 @@ from runtime.errors import Conflict, Forbidden, NotFound, RecordInvalid
 from runtime.expressions import ExpressionError
 from runtime.records.context import Context
 from runtime.records.service import joined_transaction
+from runtime.storage import platform_tables as pt
 from runtime.validation.errors import FieldError
 from runtime.workflows import store
-from runtime.workflows.actions import ActionCall, Actions, notify, record_actions
+from runtime.workflows.actions import ActionCall, Actions, notify_action, record_actions
 from runtime.workflows.assignment import MANAGER_ROLE, assignment, builtin, properties
 from runtime.workflows.clocked import engine_clock
 from runtime.workflows.data import json_safe
 from runtime.workflows.engine import SandboxEnvironment, SandboxScriptEngine
 from runtime.workflows.errors import TaskClosed, WorkflowError
 from runtime.workflows.specs import REPO_WORKFLOWS, SpecRow, SpecStore, bpmn_files
+from runtime.workflows.state import StateCodec
+from runtime.workflows.views import task_json
 
 log = logging.getLogger("tessera.workflows")
 OPLOG_KIND = "workflow_migrate"
 WORKFLOW_CTX = Context(channel="workflow", lang="en")
 """Service tasks act as the platform (channel "workflow" in the audit trail)."""
+OPEN_KEY = "tessera_open"
+"""Root task internal data: the spiff ids of the steps that have an open inbox row (saves a query per step)."""
+COMMENT_VAR = "_outcome_comment"
+"""Where a task's outcome comment goes in the task data (a form field may be called ``comment``)."""
 
 
 class WorkflowHost:
@@ -58,9 +64,10 @@ class WorkflowHost:
         self.db = tessera.db
         self.clock: Clock = tessera.clock
         self.specs = SpecStore()
-        self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(DEFAULT_CONFIG))
+        self.codec = StateCodec()
+        self.serializer = self.codec.serializer
         self.actions = Actions()
-        self.actions.register("notify", notify)
+        self.actions.register("notify", notify_action(tessera))
         for name, action in record_actions(tessera.records).items():
             self.actions.register(name, action)
         self.actions.register("process.start", self._action_start)
@@ -98,13 +105,37 @@ class WorkflowHost:
     def _engine(self, conn: Connection, instance: dict[str, Any], clock: Clock) -> SandboxScriptEngine:
         env = SandboxEnvironment(
             clock,
-            builtins=partial(builtin, conn, instance),
+            builtins=partial(self._builtin, conn, instance),
             services=partial(self._service, conn, instance, clock),
         )
         return SandboxScriptEngine(env, instance["process_id"])
 
+    def _builtin(self, conn: Connection, instance: dict[str, Any], name: str, data: Any) -> Any:
+        if name == "instance_id":
+            self._ensure_id(conn, instance)
+        return builtin(conn, instance, name, data)
+
+    def _ensure_id(self, conn: Connection, instance: dict[str, Any]) -> int:
+        """A new instance is inserted with its final state at the end of its first step; something that needs
+        its id earlier (an action's idempotency key, the ``instance_id`` variable) inserts it now."""
+        if instance.get("id") is None:
+            row = {k: v for k, v in instance.items() if not k.startswith("_") and k != "id"}
+            instance["id"] = store.insert_instance(conn, row)
+            for event in instance.get("_events", []):
+                event["instance_id"] = instance["id"]
+        return instance["id"]
+
+    def load_state(self, conn: Connection, instance: dict[str, Any]) -> BpmnWorkflow:
+        """The instance's workflow object (the parsed spec comes from the cache; no script engine set)."""
+        parsed = self.specs.parsed_by_id(conn, instance["spec_id"])
+        return self.codec.loads(instance["state"], parsed.spec, parsed.subprocesses)
+
+    def _event(self, instance: dict[str, Any], at: datetime, kind: str, **kwargs: Any) -> None:
+        """Queue a history event; ``_sync`` writes the step's events in one statement."""
+        instance.setdefault("_events", []).append(store.event_row(instance.get("id"), at, kind, **kwargs))
+
     def _load(self, conn: Connection, instance: dict[str, Any], clock: Clock) -> BpmnWorkflow:
-        wf = self.serializer.deserialize_json(instance["state"])
+        wf = self.load_state(conn, instance)
         wf.script_engine = self._engine(conn, instance, clock)  # not serialized: set again after every load
         instance["_had_timers"] = any(
             isinstance(t.task_spec.event_definition, TimerEventDefinition) for t in wf.event_manager.tasks.values()
@@ -113,6 +144,7 @@ class WorkflowHost:
 
     def _service(self, conn: Connection, instance: dict[str, Any], clock: Clock, name: str, params: dict, task: Any):
         element = getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
+        self._ensure_id(conn, instance)
         call = ActionCall(conn, params, instance, element, f"{instance['id']}:{task.id}", clock.now(), WORKFLOW_CTX)
         return self.actions.run(name, call)
 
@@ -138,20 +170,26 @@ class WorkflowHost:
             wf.refresh_timers()
             wf.do_engine_steps()
 
-    def _sync(self, conn: Connection, instance: dict[str, Any], wf: BpmnWorkflow, clock: Clock) -> None:
-        """Inbox tasks, timer due times, message routes and the saved state, from the workflow as it now is."""
+    def _sync(self, conn: Connection, instance: dict[str, Any], wf: BpmnWorkflow, clock: Clock) -> dict[str, Any]:
+        """Inbox tasks, timer due times, message routes, history and the saved state, from the workflow as it now
+        is; returns the lean step result (the instance's status and its open tasks)."""
         now = clock.now()
         ready = [t for t in wf.get_tasks(state=TaskState.READY) if t.task_spec.manual]
-        rows = store.task_states(conn, instance["id"])
+        marks = wf.task_tree.internal_data.get(OPEN_KEY)
+        if marks is not None or instance.get("id") is None:
+            open_ids, known = set(marks or ()), set(marks or ())
+        else:  # a state saved before the open-task marks existed: ask the inbox table once
+            rows = store.task_states(conn, instance["id"])
+            open_ids = {sid for sid, (_tid, status) in rows.items() if status in store.OPEN}
+            known = set(rows)
         evaluate = partial(self._evaluate, wf, instance, conn, clock)
+        new_rows = []
         for task in ready:
-            if str(task.id) in rows:
+            if str(task.id) in known:
                 continue
             a = assignment(task, evaluate, now)
-            store.insert_task(
-                conn,
+            new_rows.append(
                 {
-                    "instance_id": instance["id"],
                     "spiff_id": str(task.id),
                     "element_id": task.task_spec.bpmn_id,
                     "name": task.task_spec.bpmn_name or task.task_spec.bpmn_id,
@@ -163,11 +201,12 @@ class WorkflowHost:
                     "due_at": a.due_at,
                     "status": "ready",
                     "created_at": now,
-                },
+                }
             )
         ready_ids = {str(t.id) for t in ready}
-        stale = [tid for sid, (tid, status) in rows.items() if status in store.OPEN and sid not in ready_ids]
-        store.cancel_tasks(conn, stale)
+        stale = sorted(open_ids - ready_ids)
+        still_open = sorted((open_ids & ready_ids) - {r["spiff_id"] for r in new_rows})
+        wf.task_tree.internal_data[OPEN_KEY] = sorted(ready_ids)
         timers, routes = {}, set()
         for task in wf.event_manager.tasks.values():
             definition = task.task_spec.event_definition
@@ -177,23 +216,35 @@ class WorkflowHost:
                     timers[str(task.id)] = due
             elif isinstance(definition, MessageEventDefinition):
                 routes |= {(definition.name, key) for key in instance["correlation"]}
-        if timers or instance.get("_had_timers", True):
-            store.replace_timers(conn, instance["id"], timers)
-        if instance["correlation"]:  # without correlation keys an instance has no message routes
-            store.replace_messages(conn, instance["id"], routes)
         status = "completed" if wf.completed else ("running" if ready else "waiting")
         if status == "completed":
-            store.add_event(conn, instance["id"], now, "completed")
-        store.save_instance(
-            conn,
-            instance,
-            {
-                "state": self.serializer.serialize_json(wf),
-                "status": status,
-                "updated_at": now,
-                "error": None,
-            },
-        )
+            self._event(instance, now, "completed")
+        changes = {"state": self.codec.dumps(wf), "status": status, "updated_at": now, "error": None}
+        if instance.get("id") is None:  # a new instance: one insert with its first state
+            instance.update(changes)
+            self._ensure_id(conn, instance)
+        else:
+            store.save_step(conn, instance, changes, instance.pop("_task_done", None), instance.pop("_events", []))
+        instance_id = instance["id"]
+        for row in new_rows:
+            row["instance_id"] = instance_id
+        task_ids = store.insert_tasks_and_events(conn, new_rows, instance.pop("_events", []))
+        store.cancel_spiff_tasks(conn, instance_id, stale)
+        if timers or instance.get("_had_timers", True):
+            store.replace_timers(conn, instance_id, timers)
+        if instance["correlation"]:  # without correlation keys an instance has no message routes
+            store.replace_messages(conn, instance_id, routes)
+        current = store.open_rows(conn, instance_id, still_open)
+        current += [{**row, "id": task_id} for row, task_id in zip(new_rows, task_ids, strict=True)]
+        return {
+            "id": instance_id,
+            "process_id": instance["process_id"],
+            "spec_version": self.specs.version_of(conn, instance["spec_id"]),
+            "status": status,
+            "record": {"entity": instance["entity"], "id": instance["record_id"]} if instance.get("entity") else None,
+            "started_by": instance["started_by"],
+            "current": [task_json(r, now) for r in sorted(current, key=lambda r: r["id"])],
+        }
 
     def _evaluate(self, wf: BpmnWorkflow, instance: dict, conn: Connection, clock: Clock, source: str, task: Any):
         with self._running(conn, instance, clock):
@@ -208,11 +259,35 @@ class WorkflowHost:
         record: tuple[str, int] | None = None,
         correlation_key: str | None = None,
     ) -> dict[str, Any]:
-        """Start the newest version of a process; returns the instance view."""
+        """Start the newest version of a process as ``ctx`` (who must be allowed to: see ``may_start``); returns
+        the lean step result (``instance()`` has the full view)."""
         self.ensure_repo_specs()
         with self.db.write() as conn:
-            instance_id = self._start(conn, process_id, data or {}, ctx, record, correlation_key, self.clock)
-            return self.instance(instance_id, ctx, check=False, conn=conn)
+            spec_id = self.specs.latest_id(conn, process_id)
+            if spec_id is None:
+                raise NotFound(f"no workflow process '{process_id}'")
+            if not self._may_start(self.specs.parsed_by_id(conn, spec_id), ctx):
+                raise Forbidden(f"you may not start the process '{process_id}' (it names the roles that may)")
+            return self._start(conn, process_id, data or {}, ctx, record, correlation_key, self.clock, spec_id=spec_id)
+
+    def may_start(self, process_id: str, ctx: Context) -> bool:
+        """Who may start a process by hand (the API, the UI): administrators always; others when one of their roles
+        is in the start event's ``starter_roles`` property (``*``: every signed-in user). Without the property
+        only administrators may. Messages and service tasks start processes as the platform, unchecked."""
+        self.ensure_repo_specs()
+        with self.db.read() as conn:
+            spec_id = self.specs.latest_id(conn, process_id)
+            return spec_id is not None and self._may_start(self.specs.parsed_by_id(conn, spec_id), ctx)
+
+    def _may_start(self, parsed: Any, ctx: Context) -> bool:
+        if ctx.user_id is None or ctx.is_admin:
+            return True
+        allowed = starter_roles(parsed.spec)
+        if "*" in allowed:
+            return True
+        if not allowed:
+            return self.tessera.permissions.has_right(ctx, "admin")
+        return bool(allowed & self._roles(ctx)) or self.tessera.permissions.has_right(ctx, "admin")
 
     def _start(
         self,
@@ -224,11 +299,12 @@ class WorkflowHost:
         correlation_key: str | None,
         clock: Clock,
         message: tuple[str, Any] | None = None,
-    ) -> int:
+        spec_id: int | None = None,
+    ) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise WorkflowError("the start data must be a JSON object", process_id=process_id)
         data = json_safe(data)
-        spec_id = self.specs.latest_id(conn, process_id)
+        spec_id = spec_id or self.specs.latest_id(conn, process_id)
         if spec_id is None:
             raise NotFound(f"no workflow process '{process_id}'")
         parsed = self.specs.parsed_by_id(conn, spec_id)
@@ -253,23 +329,20 @@ class WorkflowHost:
             "created_at": now,
             "updated_at": now,
         }
-        instance["id"] = store.insert_instance(conn, instance)
+        instance["id"] = None  # inserted with its first state at the end of the step (see _ensure_id)
         instance["_had_timers"] = False
         wf = BpmnWorkflow(parsed.spec, parsed.subprocesses)
         wf.script_engine = self._engine(conn, instance, clock)
         start_data = {"requester": ctx.user_id, **data}
         for task in wf.get_tasks(state=TaskState.READY):
             task.data.update(start_data)
-        store.add_event(
-            conn, instance["id"], now, "started", actor_id=ctx.user_id, version=self.specs.version_of(conn, spec_id)
-        )
+        self._event(instance, now, "started", actor_id=ctx.user_id, version=self.specs.version_of(conn, spec_id))
         if message is not None:  # the message start event waits once the engine has run; then it catches
             self._advance(conn, instance, wf, clock)
             with self._running(conn, instance, clock):
                 wf.catch(BpmnEvent(SpiffMessage(message[0]), message[1]))
         self._advance(conn, instance, wf, clock)
-        self._sync(conn, instance, wf, clock)
-        return instance["id"]
+        return self._sync(conn, instance, wf, clock)
 
     def _action_start(self, call: ActionCall) -> dict[str, Any]:
         """process.start from a service task: same transaction, the new instance correlates with this one."""
@@ -279,10 +352,10 @@ class WorkflowHost:
         data = call.params.get("data") or {}
         record = (call.instance["entity"], call.instance["record_id"]) if call.instance.get("entity") else None
         ctx = Context(user_id=None, channel="workflow", lang="en")
-        new_id = self._start(
+        started = self._start(
             call.conn, pid, data, ctx, record, call.params.get("correlation_key"), FixedClock(call.now)
         )
-        return {"instance_id": new_id}
+        return {"instance_id": started["id"]}
 
     # tasks ---------------------------------------------------------------------------------------------
     def _roles(self, ctx: Context) -> frozenset[str]:
@@ -301,12 +374,13 @@ class WorkflowHost:
         if data is None:
             raise RecordInvalid([FieldError("", "the task data must be a JSON object", "type")])
         with self.db.write() as conn:
-            task = self._open_task(conn, task_id)
+            task, instance = store.task_and_instance(conn, task_id)
+            if task["status"] not in store.OPEN:
+                raise TaskClosed(f"task #{task_id} is already {task['status']}")
             if not ctx.is_admin and task["assignee_id"] != ctx.user_id:
                 if task["pool"] and task["assignee_id"] is None:
                     raise Forbidden(f"task #{task_id} belongs to a pool: claim it first")
                 raise Forbidden(f"task #{task_id} is not assigned to you")
-            instance = store.load_instance(conn, task["instance_id"], lock=True)
             wf = self._load(conn, instance, self.clock)
             spiff = wf.get_task_from_id(uuid.UUID(task["spiff_id"]))
             if spiff is None or spiff.state != TaskState.READY:
@@ -316,26 +390,24 @@ class WorkflowHost:
             if allowed and outcome not in allowed:
                 message = f"choose one of: {', '.join(allowed)}"
                 raise RecordInvalid([FieldError("outcome", message, "enum")])
+            comment = comment.strip() if isinstance(comment, str) and comment.strip() else None
+            if outcome is not None and outcome in _comment_required(props) and comment is None:
+                raise RecordInvalid([FieldError("comment", f"say why ('{outcome}' needs a comment)", "required")])
             clean = self._validated(task["form_id"], data, ctx)
             spiff.data.update(clean)
             if outcome is not None or comment is not None:
-                spiff.data.update({props.get("outcome_var") or "outcome": outcome, "comment": comment})
+                spiff.data.update({props.get("outcome_var") or "outcome": outcome, COMMENT_VAR: comment})
             now = self.clock.now()
             self._write_linked(conn, instance, task["form_id"], clean, ctx)
             with self._running(conn, instance, self.clock):
                 spiff.run()
-            store.update_task(
-                conn,
+            instance["_task_done"] = (  # written with the step's state (one round trip on PostgreSQL)
                 task_id,
-                status="completed",
-                completed_by=ctx.user_id,
-                completed_at=now,
-                outcome=outcome,
-                comment=comment,
-            )
-            store.add_event(
-                conn,
-                instance["id"],
+                {"status": "completed", "completed_by": ctx.user_id, "completed_at": now, "outcome": outcome,
+                 "comment": comment},
+            )  # fmt: skip
+            self._event(
+                instance,
                 now,
                 "task_completed",
                 actor_id=ctx.user_id,
@@ -344,9 +416,11 @@ class WorkflowHost:
                 outcome=outcome,
                 comment=comment,
             )
+            marks = wf.task_tree.internal_data.get(OPEN_KEY)
+            if marks is not None:
+                wf.task_tree.internal_data[OPEN_KEY] = [m for m in marks if m != task["spiff_id"]]
             self._advance(conn, instance, wf, self.clock)
-            self._sync(conn, instance, wf, self.clock)
-            return self.instance(task["instance_id"], ctx, check=False, conn=conn)
+            return self._sync(conn, instance, wf, self.clock)
 
     def _open_task(self, conn: Connection, task_id: int) -> dict[str, Any]:
         task = store.load_task(conn, task_id)
@@ -461,23 +535,35 @@ class WorkflowHost:
             store.clear_routes(conn, instance_id)
             store.add_event(conn, instance_id, now, "withdrawn", actor_id=ctx.user_id)
             store.save_instance(
-                conn, instance, {"state": self.serializer.serialize_json(wf), "status": "cancelled", "updated_at": now}
+                conn, instance, {"state": self.codec.dumps(wf), "status": "cancelled", "updated_at": now}
             )
         return self.instance(instance_id, ctx)
 
     # messages and timers ---------------------------------------------------------------------------------
     def send_message(self, name: str, correlation_key: str, payload: Any, ctx: Context) -> list[int]:
-        """Deliver to the instances waiting for this message with this key, else start a process listening for it."""
+        """Deliver to the instances waiting for this message with this key, else start a process listening for it.
+
+        Who may send: administrators, the platform (no user), and users allowed to start the receiving process
+        (its ``starter_roles``, see ``may_start``): the message starts or moves on that process on their behalf.
+        Anyone else gets 403 without learning whether an instance waits for the key."""
         payload = json_safe(payload if payload is not None else {})
         self.ensure_repo_specs()
         with self.db.write() as conn:
             targets = store.message_targets(conn, name, str(correlation_key))
+            if targets and not ctx.is_admin and ctx.user_id is not None:
+                specs = conn.execute(
+                    sa.select(pt.wf_instances.c.spec_id).where(pt.wf_instances.c.id.in_(targets)).distinct()
+                ).scalars()
+                if not all(self._may_start(self.specs.parsed_by_id(conn, sid), ctx) for sid in specs):
+                    raise Forbidden(f"you may not send the message '{name}' to the process waiting for it")
             for instance_id in targets:
                 self._deliver(conn, instance_id, name, payload, ctx)
             if targets:
                 return targets
             for row in self.specs.all_latest(conn):
                 if name in _start_messages(self.specs.parsed(row).spec):
+                    if not self._may_start(self.specs.parsed(row), ctx):
+                        raise Forbidden(f"you may not send the message '{name}': it starts '{row.process_id}'")
                     data = payload if isinstance(payload, dict) else {"message": payload}
                     return [
                         self._start(
@@ -489,7 +575,7 @@ class WorkflowHost:
                             str(correlation_key),
                             self.clock,
                             message=(name, payload),
-                        )
+                        )["id"]
                     ]
         raise NotFound(f"no workflow waits for the message '{name}' with the key '{correlation_key}'")
 
@@ -541,8 +627,6 @@ class WorkflowHost:
         self._sync(conn, instance, wf, clock)
 
     def _mark_error(self, instance_id: int, message: str, at: datetime) -> None:
-        from runtime.storage import platform_tables as pt
-
         with self.db.write() as conn:
             conn.execute(
                 pt.wf_instances.update()
@@ -648,6 +732,28 @@ def _describe_diff(diffs: tuple[Any, dict], instance: dict[str, Any], target: Sp
         "blocked": sorted(blocked),
         "possible": not blocked,
     }
+
+
+def start_properties(spec: Any) -> dict[str, str]:
+    """The ``spiffworkflow:properties`` of a process's (plain) start event: ``entity`` (the records it is started
+    from), ``form`` (its start form), ``starter_roles`` (who may start it)."""
+    for task_spec in spec.task_specs.values():
+        if type(task_spec).__name__ == "StartEvent" and properties(task_spec):
+            return properties(task_spec)
+    return {}
+
+
+def starter_roles(spec: Any) -> set[str]:
+    raw = start_properties(spec).get("starter_roles", "")
+    return {r.strip() for r in raw.split(",") if r.strip()}
+
+
+def _comment_required(props: dict[str, str]) -> set[str]:
+    """Outcomes that need a comment: the ``comment_required`` property ("reject,return"), default ``reject``."""
+    raw = props.get("comment_required")
+    if raw is None:
+        return {"reject"}
+    return {o.strip() for o in raw.split(",") if o.strip()}
 
 
 def _due(value: Any) -> datetime | None:

@@ -29,6 +29,12 @@ from runtime.workflows.errors import SpecInvalid
 
 REPO_WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 EXPRESSION_PROPERTIES = ("assignee",)
+_LATEST_ID = (
+    sa.select(pt.wf_specs.c.id)
+    .where(pt.wf_specs.c.process_id == sa.bindparam("b_process"))
+    .order_by(pt.wf_specs.c.version.desc())
+    .limit(1)
+)  # built once: its compiled form is cached, a new statement per call costs more than the query
 
 
 @dataclass(frozen=True)
@@ -166,9 +172,7 @@ class SpecStore:
 
     def latest_id(self, conn: Connection, process_id: str) -> int | None:
         """The newest version's id, without reading its XML (parsed specs are cached by id)."""
-        t = pt.wf_specs
-        q = sa.select(t.c.id).where(t.c.process_id == process_id).order_by(t.c.version.desc()).limit(1)
-        return conn.execute(q).scalar()
+        return conn.execute(_LATEST_ID, {"b_process": process_id}).scalar()
 
     def version_of(self, conn: Connection, spec_id: int) -> int:
         """A spec row never changes, so its version number is cached."""

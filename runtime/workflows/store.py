@@ -4,6 +4,7 @@ writes all of them in the transaction of the step that changed them."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,13 @@ _TASK_STATES = sa.select(_T.c.spiff_id, _T.c.id, _T.c.status).where(_T.c.instanc
 _INSERT_EVENT = _E.insert()
 _EVENTS = sa.select(_E).where(_E.c.instance_id == sa.bindparam("b_id")).order_by(_E.c.id)
 _TASKS_OF = sa.select(_T).where(_T.c.instance_id == sa.bindparam("b_id")).order_by(_T.c.id)
+_INSERT_TASKS = _T.insert().returning(_T.c.id, sort_by_parameter_order=True)
+_TASK_WITH_INSTANCE = (
+    sa.select(_T, *[c.label(f"i_{c.name}") for c in _I.c])
+    .join(_I, _I.c.id == _T.c.instance_id)
+    .where(_T.c.id == sa.bindparam("b_id"))
+)
+_TASK_WITH_INSTANCE_LOCKED = _TASK_WITH_INSTANCE.with_for_update(of=[_T, _I])
 
 
 def insert_instance(conn: Connection, values: dict[str, Any]) -> int:
@@ -52,6 +60,84 @@ def save_instance(conn: Connection, instance: dict[str, Any], changes: dict[str,
     instance.update(changes, version=instance["version"] + 1)
 
 
+def save_step(
+    conn: Connection,
+    instance: dict[str, Any],
+    changes: dict[str, Any],
+    task_done: tuple[int, dict[str, Any]] | None,
+    events: list[dict[str, Any]],
+) -> None:
+    """A step's writes to an existing instance: the completed task, the history events and the new state.
+
+    On PostgreSQL the three go in ONE round trip (psycopg2 runs several ;-separated statements in one
+    ``execute``; parameters are bound by the driver, never pasted in); elsewhere they are three statements.
+    The instance update comes last and its row count is the optimistic-version check."""
+    if conn.dialect.name != "postgresql" or set(changes) - set(_STEP_COLUMNS):
+        if task_done is not None:
+            update_task(conn, task_done[0], **task_done[1])
+        add_events(conn, events)
+        save_instance(conn, instance, changes)
+        return
+    parts, params = [], {}
+    if task_done is not None:
+        task_id, values = task_done
+        sets = ", ".join(f"{name} = %(t_{name})s" for name in values)
+        parts.append(f"UPDATE {_T.name} SET {sets} WHERE id = %(t_id)s")
+        params.update({f"t_{k}": v for k, v in values.items()}, t_id=task_id)
+    if events:
+        parts.append(_events_sql(events, params))
+    sets = ", ".join(f"{name} = %(s_{name})s" for name in changes)
+    parts.append(f"UPDATE {_I.name} SET {sets}, version = %(s_new)s WHERE id = %(s_id)s AND version = %(s_old)s")
+    params.update({f"s_{k}": v for k, v in changes.items()})
+    params.update(s_new=instance["version"] + 1, s_id=instance["id"], s_old=instance["version"])
+    result = conn.exec_driver_sql(";\n".join(parts), params)
+    if result.rowcount != 1:
+        raise Conflict(f"workflow instance #{instance['id']} was changed by someone else meanwhile; try again")
+    instance.update(changes, version=instance["version"] + 1)
+
+
+_STEP_COLUMNS = ("state", "status", "updated_at", "error")
+
+
+def _events_sql(events: list[dict[str, Any]], params: dict[str, Any]) -> str:
+    """One multi-row INSERT of history events for a ;-joined PostgreSQL batch (adds its parameters)."""
+    rows = []
+    for n, event in enumerate(events):
+        rows.append(f"(%(e{n}_i)s, %(e{n}_at)s, %(e{n}_k)s, %(e{n}_a)s, %(e{n}_el)s, %(e{n}_d)s)")
+        params.update(
+            {
+                f"e{n}_i": event["instance_id"],
+                f"e{n}_at": event["at"],
+                f"e{n}_k": event["kind"],
+                f"e{n}_a": event["actor_id"],
+                f"e{n}_el": event["element_id"],
+                f"e{n}_d": json.dumps(event["detail"]),
+            }
+        )
+    return f"INSERT INTO {_E.name} (instance_id, at, kind, actor_id, element_id, detail) VALUES {', '.join(rows)}"
+
+
+_TASK_COLUMNS = [c.name for c in _T.c if c.name != "id"]
+
+
+def insert_tasks_and_events(conn: Connection, rows: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[int]:
+    """New inbox rows (their ids, in order) and the step's history events: one round trip on PostgreSQL."""
+    if conn.dialect.name != "postgresql" or not rows or not events:
+        add_events(conn, events)
+        return insert_tasks(conn, rows)
+    params: dict[str, Any] = {}
+    task_values = []
+    for n, row in enumerate(rows):
+        task_values.append("(" + ", ".join(f"%(r{n}_{c})s" for c in _TASK_COLUMNS) + ")")
+        params.update({f"r{n}_{c}": row.get(c) for c in _TASK_COLUMNS})
+    columns = ", ".join(_TASK_COLUMNS)
+    sql = _events_sql(events, params) + (
+        f";\nINSERT INTO {_T.name} ({columns}) VALUES {', '.join(task_values)} RETURNING id, spiff_id"
+    )
+    ids = {r.spiff_id: int(r.id) for r in conn.exec_driver_sql(sql, params)}
+    return [ids[row["spiff_id"]] for row in rows]
+
+
 def load_task(conn: Connection, task_id: int) -> dict[str, Any]:
     row = conn.execute(_LOAD_TASK, {"b_id": task_id}).mappings().first()
     if row is None:
@@ -72,6 +158,50 @@ def task_states(conn: Connection, instance_id: int) -> dict[str, tuple[int, str]
 
 def insert_task(conn: Connection, values: dict[str, Any]) -> int:
     return int(conn.execute(_INSERT_TASK, values).inserted_primary_key[0])
+
+
+def insert_tasks(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Several inbox rows in one round trip (INSERT .. RETURNING, ids in the order of ``rows``)."""
+    if not rows:
+        return []
+    if len(rows) == 1:
+        return [insert_task(conn, rows[0])]
+    return [int(r[0]) for r in conn.execute(_INSERT_TASKS, rows)]
+
+
+def task_and_instance(conn: Connection, task_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A task and its instance in one statement, both locked on PostgreSQL (the step's first read)."""
+    q = _TASK_WITH_INSTANCE_LOCKED if conn.dialect.name == "postgresql" else _TASK_WITH_INSTANCE
+    row = conn.execute(q, {"b_id": task_id}).mappings().first()
+    if row is None:
+        raise NotFound(f"no workflow task #{task_id}")
+    task, instance = {}, {}
+    for key, value in row.items():
+        if key.startswith("i_"):
+            instance[key[2:]] = value
+        else:
+            task[key] = value
+    return task, instance
+
+
+def open_rows(conn: Connection, instance_id: int, spiff_ids: list[str]) -> list[dict[str, Any]]:
+    """The open inbox rows of these spiff tasks (to answer a step with every current task)."""
+    if not spiff_ids:
+        return []
+    t = pt.wf_tasks
+    q = sa.select(t).where(t.c.instance_id == instance_id, t.c.spiff_id.in_(spiff_ids), t.c.status.in_(OPEN))
+    return [dict(r) for r in conn.execute(q.order_by(t.c.id)).mappings()]
+
+
+def cancel_spiff_tasks(conn: Connection, instance_id: int, spiff_ids: list[str]) -> None:
+    """Close the inbox rows of steps that are no longer waiting (cancelled by a timer, a gateway, ...)."""
+    if spiff_ids:
+        t = pt.wf_tasks
+        conn.execute(
+            sa.update(t)
+            .where(t.c.instance_id == instance_id, t.c.spiff_id.in_(spiff_ids), t.c.status.in_(OPEN))
+            .values(status="cancelled")
+        )
 
 
 def update_task(conn: Connection, task_id: int, **values: Any) -> None:
@@ -129,6 +259,31 @@ def add_event(
 ) -> None:
     values = {"instance_id": instance_id, "at": at, "kind": kind, "actor_id": actor_id, "element_id": element_id}
     conn.execute(_INSERT_EVENT, {**values, "detail": detail})
+
+
+def add_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """History events of one step in one executemany (rows as built by ``event_row``)."""
+    if rows:
+        conn.execute(_INSERT_EVENT, rows)
+
+
+def event_row(
+    instance_id: int | None,
+    at: datetime,
+    kind: str,
+    *,
+    actor_id: int | None = None,
+    element_id: str | None = None,
+    **detail: Any,
+) -> dict[str, Any]:
+    return {
+        "instance_id": instance_id,
+        "at": at,
+        "kind": kind,
+        "actor_id": actor_id,
+        "element_id": element_id,
+        "detail": detail,
+    }
 
 
 def events(conn: Connection, instance_id: int) -> list[dict[str, Any]]:

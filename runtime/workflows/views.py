@@ -128,6 +128,59 @@ def instances_for_record(host: Any, entity: str, record_id: int, ctx: Context) -
     return [instance_view(host, n, ctx, check=False) for n in ids]
 
 
+def _inbox_query(host: Any) -> Any:
+    """Task rows with what a list shows beside them: process, linked record, starter and the starter's name."""
+    t, i, u = pt.wf_tasks, pt.wf_instances, pt.users
+    return (
+        sa.select(
+            t,
+            i.c.process_id,
+            i.c.spec_id,
+            i.c.entity,
+            i.c.record_id,
+            i.c.started_by,
+            u.c.display_name.label("started_by_name"),
+        )
+        .join(i, i.c.id == t.c.instance_id)
+        .outerjoin(u, u.c.id == i.c.started_by)
+    )
+
+
+def _rows(host: Any, conn: Any, rows: list[Any], ctx: Context, now: datetime) -> list[dict[str, Any]]:
+    """Task JSON plus ``entity``, ``record_id``, ``record_title`` (None when the user may not see the record),
+    ``process_label`` (the BPMN process name; the UI translates ids it knows), ``started_by``/``started_by_name``."""
+    titles: dict[tuple[str, int], str | None] = {}
+    out = []
+    for r in rows:
+        item = task_json(dict(r), now, r["process_id"])
+        key = (r["entity"], r["record_id"]) if r["entity"] else None
+        if key is not None and key not in titles:
+            titles[key] = _record_title(host, key, ctx)
+        spec = host.specs.parsed_by_id(conn, r["spec_id"]).spec
+        item.update(
+            entity=r["entity"],
+            record_id=r["record_id"],
+            record_title=titles.get(key) if key else None,
+            process_label=spec.description or r["process_id"],
+            started_by=r["started_by"],
+            started_by_name=r["started_by_name"],
+        )
+        out.append(item)
+    return out
+
+
+def _record_title(host: Any, key: tuple[str, int], ctx: Context) -> str | None:
+    entity = host.tessera.registry.entities.get(key[0])
+    if entity is None:
+        return None
+    try:
+        record = host.tessera.records.get(key[0], key[1], ctx)
+    except (NotFound, Forbidden):
+        return None
+    value = record.get(entity.title_field)
+    return str(value) if value not in (None, "") else f"#{key[1]}"
+
+
 def inbox(
     host: Any,
     ctx: Context,
@@ -144,7 +197,7 @@ def inbox(
     roles = host._roles(ctx)
     if roles:
         mine = sa.or_(mine, sa.and_(t.c.pool.is_(True), t.c.assignee_id.is_(None), t.c.role.in_(roles)))
-    q = sa.select(t, i.c.process_id).join(i, i.c.id == t.c.instance_id).where(mine)
+    q = _inbox_query(host).where(mine)
     q = q.where(t.c.status == status) if status else q.where(t.c.status.in_(store.OPEN))
     if process_id:
         q = q.where(i.c.process_id == process_id)
@@ -155,7 +208,25 @@ def inbox(
     q = q.order_by(t.c.due_at.is_(None), t.c.due_at, t.c.id).limit(limit)
     with host.db.read() as conn:
         rows = conn.execute(q).mappings().all()
-    return [task_json(dict(r), now, r["process_id"]) for r in rows]
+        return _rows(host, conn, rows, ctx, now)
+
+
+def done_by(
+    host: Any, ctx: Context, *, process_id: str | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[dict[str, Any]], int]:
+    """Every task this user completed (also as an administrator, for someone else), newest first, one page of
+    it and the total: ``(items, total)``."""
+    now = host.clock.now()
+    t, i = pt.wf_tasks, pt.wf_instances
+    cond = sa.and_(t.c.completed_by == ctx.user_id, t.c.status == "completed")
+    if process_id:
+        cond = sa.and_(cond, i.c.process_id == process_id)
+    q = _inbox_query(host).where(cond).order_by(t.c.completed_at.desc(), t.c.id.desc())
+    count = sa.select(sa.func.count()).select_from(t.join(i, i.c.id == t.c.instance_id)).where(cond)
+    with host.db.read() as conn:
+        total = int(conn.execute(count).scalar_one())
+        rows = conn.execute(q.offset(max(0, offset)).limit(max(1, limit))).mappings().all()
+        return _rows(host, conn, rows, ctx, now), total
 
 
 def task_view(host: Any, task_id: int, ctx: Context) -> dict[str, Any]:
@@ -172,12 +243,12 @@ def task_view(host: Any, task_id: int, ctx: Context) -> dict[str, Any]:
             or instance["started_by"] == ctx.user_id
         ):
             raise NotFound(f"no workflow task #{task_id}")
-    data: dict[str, Any] = {}
-    if row["status"] in store.OPEN:
-        wf = host.serializer.deserialize_json(instance["state"])
-        spiff = wf.get_task_from_id(uuid.UUID(row["spiff_id"]))
-        if spiff is not None and spiff.state == TaskState.READY:
-            data = dict(spiff.data)
+        data: dict[str, Any] = {}
+        if row["status"] in store.OPEN:
+            wf = host.load_state(conn, instance)
+            spiff = wf.get_task_from_id(uuid.UUID(row["spiff_id"]))
+            if spiff is not None and spiff.state == TaskState.READY:
+                data = dict(spiff.data)
     out = task_json(row, now, instance["process_id"])
     out.update(
         data=data, record={"entity": instance["entity"], "id": instance["record_id"]} if instance["entity"] else None

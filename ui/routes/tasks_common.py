@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import Request
 
 from runtime.api.deps import tessera as get_tessera
@@ -19,8 +18,8 @@ from runtime.errors import Forbidden, NotFound
 from runtime.identity.users import User
 from runtime.records import Context
 from runtime.services import Tessera
-from runtime.storage import platform_tables as pt
-from runtime.workflows.assignment import MANAGER_ROLE, properties
+from runtime.workflows.assignment import MANAGER_ROLE
+from runtime.workflows.host import start_properties
 from ui.directory import user_names
 from ui.formatting import local_datetime_text
 from ui.i18n import MESSAGES, t
@@ -72,6 +71,48 @@ def task_label(lang: str, process_id: str | None, element_id: str, name: str | N
     return name or element_id
 
 
+def element_label(lang: str, process_id: str, element_id: str) -> str | None:
+    """A BPMN element's label in ``lang`` from the catalogue (``wf.el.*``, user tasks ``wf.task.*``), or None."""
+    for key in (f"wf.el.{process_id}.{element_id}", f"wf.task.{process_id}.{element_id}", f"wf.task.{element_id}"):
+        if _known(key):
+            return t(lang, key)
+    return None
+
+
+BPMN_NAMED = ("lane", "startEvent", "endEvent", "userTask", "serviceTask", "scriptTask", "task", "subProcess",
+              "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway", "boundaryEvent",
+              "intermediateCatchEvent", "intermediateThrowEvent", "sequenceFlow", "callActivity", "sendTask",
+              "receiveTask", "manualTask", "businessRuleTask")  # fmt: skip
+
+
+def localise_bpmn(xml: str, process_id: str, lang: str) -> str:
+    """The diagram's XML with element names in the user's language (ids stay English; names the catalogue does
+    not know stay as written). bpmn-js draws the ``name`` attributes, so this is all a zh diagram needs."""
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(xml.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return xml
+    changed = False
+    for el in root.iter():
+        if not isinstance(el.tag, str) or not el.get("id"):
+            continue
+        kind = etree.QName(el).localname
+        if kind == "participant" and el.get("processRef") and _known(f"wf.process.{el.get('processRef')}"):
+            label: str | None = t(lang, f"wf.process.{el.get('processRef')}")
+        elif kind == "process" and _known(f"wf.process.{el.get('id')}"):
+            label = t(lang, f"wf.process.{el.get('id')}")
+        elif kind in BPMN_NAMED:
+            label = element_label(lang, process_id, el.get("id"))
+        else:
+            continue
+        if label is not None and el.get("name") is not None:
+            el.set("name", label)
+            changed = True
+    return etree.tostring(root, encoding="unicode") if changed else xml
+
+
 def outcome_label(lang: str, outcome: str | None) -> str:
     if not outcome:
         return ""
@@ -107,16 +148,6 @@ def names(app: Tessera, ids: list[Any]) -> dict[int, str]:
     return user_names(app, [i for i in ids if isinstance(i, int)])
 
 
-def instance_rows(app: Tessera, ids: set[int]) -> dict[int, dict[str, Any]]:
-    """Linked record and starter of the inbox's instances in one read (the host's inbox rows carry neither)."""
-    if not ids:
-        return {}
-    i = pt.wf_instances
-    q = sa.select(i.c.id, i.c.entity, i.c.record_id, i.c.started_by, i.c.created_at).where(i.c.id.in_(ids))
-    with app.db.read() as conn:
-        return {r.id: dict(r._mapping) for r in conn.execute(q)}
-
-
 class RecordTitles:
     """Titles of linked records as this user may see them (None: not allowed or gone), looked up once each."""
 
@@ -150,34 +181,30 @@ def may_reassign(p: Page) -> bool:
     return p.ctx.is_admin or MANAGER_ROLE in p.app.permissions.subject(p.ctx).roles
 
 
-def _start_props(spec: Any) -> dict[str, str]:
-    for task_spec in spec.task_specs.values():
-        if type(task_spec).__name__ == "StartEvent" and properties(task_spec):
-            return properties(task_spec)
-    return {}
-
-
-def processes(app: Tessera, lang: str) -> list[dict[str, Any]]:
+def processes(app: Tessera, lang: str, ctx: Context | None = None) -> list[dict[str, Any]]:
     """The deployed processes (newest versions) with their label and the properties of their start event:
-    ``entity`` (the records the process is started from) and ``form`` (its start form)."""
+    ``entity`` (the records the process is started from) and ``form`` (its start form); with ``ctx`` also
+    ``may_start`` (the host's rule: administrators, or a role named in ``starter_roles``)."""
     out = []
-    for row in app.workflows.spec_rows():
-        spec = app.workflows.specs.parsed(row).spec
-        props = _start_props(spec)
+    host = app.workflows
+    for row in host.spec_rows():
+        parsed = host.specs.parsed(row)
+        props = start_properties(parsed.spec)
         out.append(
             {
                 "id": row.process_id,
-                "label": process_label(lang, row.process_id, spec.description),
+                "label": process_label(lang, row.process_id, parsed.spec.description),
                 "version": row.version,
                 "entity": props.get("entity"),
                 "form": props.get("form"),
+                "may_start": host._may_start(parsed, ctx) if ctx is not None else None,
             }
         )
     return sorted(out, key=lambda p: p["label"])
 
 
-def process(app: Tessera, lang: str, process_id: str) -> dict[str, Any]:
-    found = next((p for p in processes(app, lang) if p["id"] == process_id), None)
+def process(app: Tessera, lang: str, process_id: str, ctx: Context | None = None) -> dict[str, Any]:
+    found = next((p for p in processes(app, lang, ctx) if p["id"] == process_id), None)
     if found is None:
         raise NotFound(f"no workflow process '{process_id}'")
     return found

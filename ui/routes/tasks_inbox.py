@@ -16,11 +16,10 @@ from runtime.api.deps import record_id as parse_record_id
 from runtime.api.deps import tessera as get_tessera
 from runtime.errors import Conflict, Forbidden
 from runtime.workflows import views
+from ui.routes.followups import work_item_count, work_item_rows
 from ui.routes.tasks_common import (
     Page,
-    RecordTitles,
     due_mark,
-    instance_rows,
     local_time,
     names,
     page,
@@ -36,34 +35,42 @@ router = APIRouter()
 STATUSES = ("open", "overdue", "done")
 
 
+DONE_PAGE = 50
+"""我已办 shows this many tasks per page (every completed task stays reachable through the pages)."""
+
+
+def done_rows(p: Page, *, process_id: str | None, page_no: int) -> tuple[list[dict[str, Any]], int]:
+    """One page of the tasks this user completed, newest first, and how many there are in all."""
+    items, total = views.done_by(
+        p.host, p.ctx, process_id=process_id, offset=(page_no - 1) * DONE_PAGE, limit=DONE_PAGE
+    )
+    return decorate(p, items), total
+
+
 def inbox_rows(p: Page, *, status: str = "open", process_id: str | None = None) -> list[dict[str, Any]]:
     """The inbox as the page shows it: labels, linked record, assignee and due marks."""
     host = p.host
     if status == "done":
-        items = views.inbox(host, p.ctx, process_id=process_id, status="completed")
-        items = [i for i in items if i.get("completed_by") == p.user.id]
-        items.sort(key=lambda i: i.get("completed_at") or "", reverse=True)
+        items = views.done_by(host, p.ctx, process_id=process_id, limit=DONE_PAGE)[0]
     else:
         items = views.inbox(host, p.ctx, process_id=process_id, overdue=True if status == "overdue" else None)
-    return decorate(p, items)
+    return decorate(p, items) + ([] if process_id else work_item_rows(p, status=status))  # ui/routes/followups.py
 
 
 def decorate(p: Page, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The host's rows carry the linked record's title, the process label and the starter's name."""
     now = p.app.clock.now()
-    instances = instance_rows(p.app, {i["instance_id"] for i in items})
     people = names(p.app, [i.get("assignee_id") for i in items])
-    titles = RecordTitles(p.app, p.ctx)
-    labels = {row["id"]: row["label"] for row in processes(p.app, p.lang)}
     rows = []
     for item in items:
-        inst = instances.get(item["instance_id"], {})
         pid = item.get("process_id") or ""
         rows.append(
             {
                 **item,
                 "label": task_label(p.lang, pid, item["element_id"], item.get("name")),
-                "process_label": labels.get(pid) or process_label(p.lang, pid),
-                "record": titles.link(inst.get("entity"), inst.get("record_id")),
+                "process_label": process_label(p.lang, pid, item.get("process_label")),
+                "record": _record_link(p, item),
+                "starter": item.get("started_by_name") or "",
                 "assignee": people.get(item.get("assignee_id") or 0),
                 "role_text": role_label(p.app, p.lang, item.get("role")),
                 "mine": item.get("assignee_id") == p.user.id,
@@ -76,6 +83,18 @@ def decorate(p: Page, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _record_link(p: Page, item: dict[str, Any]) -> dict[str, Any] | None:
+    entity_id, record_id = item.get("entity"), item.get("record_id")
+    if not entity_id or record_id is None:
+        return None
+    entity = p.app.registry.entities.get(entity_id)
+    label = entity.label_in(p.lang) if entity is not None else entity_id
+    title = item.get("record_title")
+    if title is None:  # the user may not see the record: its number only, no link
+        return {"title": f"#{record_id}", "href": None, "entity": label}
+    return {"title": title, "href": f"/r/{entity_id}/{record_id}", "entity": label}
 
 
 def _matches(row: dict[str, Any], q: str) -> bool:
@@ -94,8 +113,20 @@ def inbox_page(request: Request) -> Response:
     if process_id not in {k["id"] for k in known}:
         process_id = None
     q = (request.query_params.get("q") or "").strip()[:100]
-    rows = inbox_rows(p, status=status, process_id=process_id)
-    if q:
+    raw_page = request.query_params.get("page") or "1"
+    page_no = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and 0 < int(raw_page) < 10**6 else 1
+    pager = None
+    if status == "done" and not q:
+        rows, total = done_rows(p, process_id=process_id, page_no=page_no)
+        if page_no == 1 and not process_id:  # work items done (ui/routes/followups.py) head the first page
+            rows += work_item_rows(p, status=status)
+        pages = max(1, -(-total // DONE_PAGE))
+        pager = {"page": page_no, "pages": pages, "total": total, "prev": page_no > 1, "next": page_no < pages}
+    elif status == "done":  # a search looks through everything done, not one page of it
+        rows = _search_done(p, process_id, q)
+    else:
+        rows = inbox_rows(p, status=status, process_id=process_id)
+    if q and status != "done":
         rows = [r for r in rows if _matches(r, q)]
     counts = {"overdue": sum(1 for r in rows if r["due_mark"] == "overdue") if status == "open" else 0}
     return render(
@@ -111,8 +142,22 @@ def inbox_page(request: Request) -> Response:
         processes=known,
         q=q,
         counts=counts,
+        pager=pager,
         filtered=bool(q or process_id or status != "open"),
     )
+
+
+def _search_done(p: Page, process_id: str | None, q: str) -> list[dict[str, Any]]:
+    """Search every completed task of the user, page by page (a done list can be long; the matches are few)."""
+    found: list[dict[str, Any]] = []
+    page_no = 1
+    while len(found) < DONE_PAGE * 4:
+        rows, total = done_rows(p, process_id=process_id, page_no=page_no)
+        found += [r for r in rows if _matches(r, q)]
+        if page_no * DONE_PAGE >= total:
+            break
+        page_no += 1
+    return found
 
 
 @router.get("/tasks/_count")
@@ -123,11 +168,13 @@ def open_count(request: Request) -> Response:
         return HTMLResponse("")
     ctx = ui_context(request, user)
     items = views.inbox(get_tessera(request).workflows, ctx)
-    overdue = any(i.get("overdue") for i in items)
-    if not items:
+    work_items, work_overdue = work_item_count(get_tessera(request), user.id)  # ui/routes/followups.py
+    overdue = any(i.get("overdue") for i in items) or work_overdue
+    if not items and not work_items:
         return HTMLResponse("")
     tone = "text-bg-danger" if overdue else "text-bg-primary"
-    return HTMLResponse(f'<span class="badge rounded-pill {tone} ms-auto" id="tasks-count">{len(items)}</span>')
+    count = len(items) + work_items
+    return HTMLResponse(f'<span class="badge rounded-pill {tone} ms-auto" id="tasks-count">{count}</span>')
 
 
 @router.post("/tasks/{task_id}/claim")

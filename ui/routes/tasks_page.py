@@ -3,8 +3,9 @@ actions (claim, delegate, reassign).
 
 Completing goes through the host (``WorkflowHost.complete``), which validates the form data with the
 records rules: its per-field errors come back next to the fields with the typed values kept. A form
-field named ``comment`` doubles as the outcome comment (the host stores the outcome comment under
-that name in the task data, so a second box would overwrite it).
+field named ``comment`` doubles as the outcome comment (the host keeps the outcome comment apart, under
+``_outcome_comment``, so the field's own value is never overwritten). A rejection needs a comment: the
+host's field error on ``comment`` shows under the comment box (or the form's comment field).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ COMMENT = "comment"
 MAX_COMMENT = 4000
 MAX_FACTS = 12
 HIDDEN_DATA = frozenset({"requester", "outcome", "comment", "signoff_outcome", "signoff_results", "signers"})
+OUTCOME_COMMENT = "_outcome_comment"
 
 
 def _outcomes(p: Page, task: dict[str, Any]) -> list[str]:
@@ -96,6 +98,8 @@ def _task_page(
     people = names(p.app, [task.get("assignee_id"), instance.get("started_by"), task.get("completed_by")])
     title = task_label(p.lang, pid, task["element_id"], task.get("name"))
     outcome_errors = [e.message for e in errors if e.field in ("outcome", "")]
+    has_comment_field = model is not None and COMMENT in model.field_names
+    comment_errors = [] if has_comment_field else [e.message for e in errors if e.field in (COMMENT, "_comment")]
     return render(
         p.request,
         "tasks/task.html",
@@ -117,7 +121,8 @@ def _task_page(
         may_complete=is_open and (task.get("assignee_id") == p.user.id or p.ctx.is_admin),
         may_reassign=is_open and may_reassign(p),
         model=model,
-        has_comment_field=model is not None and COMMENT in model.field_names,
+        has_comment_field=has_comment_field,
+        comment_errors=comment_errors,
         comment=comment,
         outcomes=[(o, outcome_label(p.lang, o)) for o in (_outcomes(p, task) if is_open else [])],
         outcome_errors=outcome_errors,
@@ -169,7 +174,7 @@ async def complete_task(task_id: str, request: Request) -> Response:
         try:
             p.host.complete(ident, payload, p.ctx, outcome=outcome, comment=comment or None)
         except RecordInvalid as exc:
-            errors = list(exc.errors)
+            errors = [_localised(p, e, outcome) for e in exc.errors]
         except (Forbidden, Conflict, BadRequest) as exc:
             return _task_page(
                 p, task, values=raw or None, data=payload, comment=comment, problem=exc.message, status=409
@@ -184,6 +189,13 @@ async def complete_task(task_id: str, request: Request) -> Response:
             )
             return RedirectResponse("/tasks", status_code=303)
     return _task_page(p, task, values=raw or None, data=payload, errors=errors, comment=comment, status=422)
+
+
+def _localised(p: Page, error: FieldError, outcome: str | None) -> FieldError:
+    """The host's "a rejection needs a comment" in the user's language."""
+    if error.field == COMMENT and error.code == "required":
+        return FieldError(COMMENT, p.t("tasks.comment_required", outcome=outcome_label(p.lang, outcome)), "required")
+    return error
 
 
 async def _target_user(request: Request) -> int | None:

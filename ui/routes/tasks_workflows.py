@@ -21,6 +21,7 @@ from ui.routes.tasks_common import (
     Page,
     RecordTitles,
     local_time,
+    localise_bpmn,
     names,
     page,
     process,
@@ -47,7 +48,7 @@ def process_list(request: Request) -> Response:
         p.user,
         crumbs=_crumbs(p, Crumb(p.t("wf.start.title"))),
         page_title="wf.start.title",
-        processes=processes(p.app, p.lang),
+        processes=[proc for proc in processes(p.app, p.lang, p.ctx) if proc["may_start"]],
     )
 
 
@@ -94,10 +95,18 @@ def _start_page(
     )
 
 
+def _startable(p: Page, process_id: str) -> dict[str, Any]:
+    """The process, if this user may start it (403 otherwise: the host refuses the start as well)."""
+    proc = process(p.app, p.lang, process_id, p.ctx)
+    if not proc["may_start"]:
+        raise Forbidden(p.t("wf.start.forbidden", process=proc["label"]))
+    return proc
+
+
 @router.get("/workflows/start/{process_id}")
 def start_page(process_id: str, request: Request) -> Response:
     p = page(request)
-    proc = process(p.app, p.lang, process_id)
+    proc = _startable(p, process_id)
     record = _record_arg(p, request, proc)
     if record:
         p.app.records.get(record[0], record[1], p.ctx)  # 404/403 before showing a form for it
@@ -107,7 +116,7 @@ def start_page(process_id: str, request: Request) -> Response:
 @router.post("/workflows/start/{process_id}")
 async def start_process(process_id: str, request: Request) -> Response:
     p = page(request)
-    proc = process(p.app, p.lang, process_id)
+    proc = _startable(p, process_id)
     record = _record_arg(p, request, proc)
     form = tasks_forms.blueprint_form(p, proc.get("form"))
     payload: dict[str, Any] = {}
@@ -140,6 +149,7 @@ def instance_page(instance_id: str, request: Request) -> Response:
     ident = parse_record_id(instance_id)
     instance = p.host.instance(ident, p.ctx)
     diagram = views.diagram(p.host, ident, p.ctx)
+    diagram["bpmn"] = localise_bpmn(diagram["bpmn"], instance["process_id"], p.lang)
     proc_labels = {row["id"]: row["label"] for row in processes(p.app, p.lang)}
     label = proc_labels.get(instance["process_id"], instance["process_id"])
     people = names(p.app, [instance.get("started_by")])
@@ -185,7 +195,7 @@ def record_workflows(entity_id: str, rid: str, request: Request) -> Response:
         raise NotFound(f"no record with id '{rid[:40]}'")
     ident = parse_record_id(rid)
     items = views.instances_for_record(p.host, entity_id, ident, p.ctx)
-    all_procs = processes(p.app, p.lang)
+    all_procs = processes(p.app, p.lang, p.ctx)
     labels = {row["id"]: row["label"] for row in all_procs}
     people = names(p.app, [i.get("started_by") for i in items])
     rows = [
@@ -199,7 +209,7 @@ def record_workflows(entity_id: str, rid: str, request: Request) -> Response:
         }
         for i in items
     ]
-    startable = [proc for proc in all_procs if proc.get("entity") == entity_id]
+    startable = [proc for proc in all_procs if proc.get("entity") == entity_id and proc["may_start"]]
     html = render_fragment(
         request,
         "workflows/record_card.html",
