@@ -13,12 +13,13 @@ from pathlib import Path
 
 from bench.bench_create import run_create
 from bench.bench_list import run_list
+from bench.bench_report import run_report
 from bench.bench_validate import run_validate
 from bench.bench_workflow import run_workflow
 from bench.harness import Result, environment, format_table, write_json
 from bench.setup_data import bench_tessera, bulk_load, progress
 
-BENCHMARKS = ("create", "list", "validate", "workflow")
+BENCHMARKS = ("create", "list", "validate", "workflow", "report")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "var" / "bench-results.json"
 NOTES = (
     "ours_us_per_record",
@@ -73,6 +74,11 @@ def run(args: argparse.Namespace) -> list[Result]:
                     bulk_load(tessera, args.rows)
                     progress(f"list [{backend}]: measuring ({args.repeats} repetitions per side)")
                     results += run_list(tessera, backend, repeats=args.repeats, deep=args.deep)
+            if "report" in selected:  # YoY by department and month over --rows visits (bench/bench_report.py)
+                progress(f"report [{backend}]: loading {args.rows:,} rows")
+                with bench_tessera(backend, work / f"report-{backend}") as tessera:
+                    bulk_load(tessera, args.rows)
+                    results.append(run_report(tessera, backend))
             if "workflow" in selected:
                 progress(f"workflow [{backend}]: {args.approvals:,} one-step approvals per side")
                 with bench_tessera(backend, work / f"workflow-{backend}") as tessera:

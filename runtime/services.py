@@ -6,15 +6,21 @@ import logging
 from pathlib import Path
 
 from runtime.audit import AuditTrail
+from runtime.automation.followups import install_followups
+from runtime.automation.pools.install import install_scores_and_pools
+from runtime.automation.rules import install_rules
 from runtime.blueprints import Pack, load_pack
 from runtime.clock import Clock, SystemClock
 from runtime.config import Settings
 from runtime.identity.users import Users
+from runtime.jobs import Jobs
+from runtime.notify import Notifier
 from runtime.oplog import record_operation
 from runtime.params import Params
 from runtime.permissions.enforce import PermissionedRecords, PermissionService
 from runtime.records import Hooks, RecordsService
 from runtime.registry import Registry
+from runtime.reports import Reports
 from runtime.security import FieldCipher, KeyProvider
 from runtime.storage import migrate
 from runtime.storage.database import Database
@@ -30,6 +36,7 @@ class Tessera:
         self.db = Database(settings.database_url)
         if upgrade:
             migrate.upgrade(self.db)
+        self.jobs = Jobs(self)  # background jobs (runtime/jobs): features register their tasks at construction
         self.registry = Registry(self.db)
         self.cipher = FieldCipher(KeyProvider(settings))  # sensitive fields, encrypted at rest (runtime.security)
         self.hooks = Hooks()
@@ -44,6 +51,11 @@ class Tessera:
         self.users = Users(self.db, clock=self.clock)
         self.files = FileStore(self.db, settings.files_dir, self.clock)
         self.workflows = WorkflowHost(self)
+        self.reports = Reports(self)  # reports, dashboards and their scheduled delivery (runtime/reports)
+        self.notifier = Notifier(self)
+        install_followups(self)  # app.work_items and app.followups (runtime/automation/followups)
+        install_scores_and_pools(self)  # app.scores and app.pools (runtime/automation/scores, pools)
+        install_rules(self)  # app.automation: rules and state machines (runtime/automation/rules, states)
 
     def load_pack(self, path: Path | str, *, pack_id_hint: str | None = None) -> Pack:
         """Load a pack from disk, resolving references to entities of the other deployed packs."""

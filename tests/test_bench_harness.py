@@ -82,6 +82,7 @@ def test_cli_writes_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture
         ("create", "sqlite"),
         ("list_page_deep", "sqlite"),
         ("list_page_first_count", "sqlite"),
+        ("report_yoy", "sqlite"),
         ("workflow_approval", "sqlite"),
     ]
     assert data["environment"]["rows"] == 2000

@@ -404,6 +404,10 @@ def test_pl21_admin_hub_links_every_administration_page(admin: httpx.Client) -> 
         "tile-oplog": "/admin/oplog",
         "tile-errors": "/admin/errors",
         "tile-settings": "/admin/settings",
+        "tile-jobs": "/admin/jobs",
+        "tile-rules": "/admin/rules",
+        "tile-templates": "/admin/templates",
+        "tile-deliveries": "/admin/deliveries",
         "tile-tokens": "/account/tokens",
     }
     assert "审计日志" in page.by_id("tile-audit").text() and "前后值" in page.by_id("tile-audit").text()

@@ -226,9 +226,23 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def _merge_catalogues() -> None:
     """Add the per-area catalogues of ui/messages; a key defined twice is a bug, so it fails loudly."""
-    from ui.messages import account, admin_logs, admin_people, exports, tasks
+    import ui.messages.notify as notify  # noqa: PLR0402 - notification centre, templates, delivery log
+    import ui.messages.reports as reports  # noqa: PLR0402 - one line per catalogue keeps concurrent edits apart
+    from ui.messages import account, admin_logs, admin_people, automation, exports, followups, jobs, pools, tasks
 
-    for module in (admin_people, admin_logs, account, exports, tasks):
+    for module in (
+        admin_people,
+        admin_logs,
+        account,
+        exports,
+        tasks,
+        followups,
+        pools,
+        jobs,
+        automation,
+        reports,
+        notify,
+    ):
         for key, texts in module.MESSAGES.items():
             if key in MESSAGES:
                 raise RuntimeError(f"UI message key defined twice: {key}")

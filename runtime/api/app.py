@@ -17,13 +17,19 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from runtime import __version__
 from runtime.api import (
+    routes_actions,
     routes_admin,
     routes_auth,
     routes_exports,
     routes_files,
+    routes_followups,
     routes_meta,
+    routes_notify,
     routes_people,
+    routes_pools,
     routes_records,
+    routes_reports,
+    routes_scores,
     routes_search,
     routes_tokens,
     routes_workflows,
@@ -33,7 +39,6 @@ from runtime.api.metrics import install_metrics
 from runtime.api.openapi import install_openapi
 from runtime.config import Settings
 from runtime.services import Tessera
-from runtime.workflows.jobs import JobRunner
 
 log = logging.getLogger("tessera")
 Extension = Callable[[FastAPI, Tessera], None]
@@ -95,18 +100,22 @@ def create_app(tessera: Tessera | None = None, *, extensions: list[Extension] | 
         routes_admin.router,
         routes_exports.router,  # before the records routes: /{entity}/export is not a record id
         routes_search.router,
+        routes_actions.router,  # record actions and inbound events (runtime/automation/states, rules)
+        routes_reports.router,  # reports, dashboards, scheduled delivery (runtime/reports)
         routes_records.router,
         routes_files.router,
         routes_tokens.router,
         routes_people.router,
         routes_workflows.router,
+        routes_notify.router,  # notifications, templates, delivery log (runtime/notify)
+        routes_followups.router,  # follow-up plans and work items (runtime/automation/followups)
+        routes_pools.router,  # pools (runtime/automation/pools)
+        routes_scores.router,  # scores and rankings (runtime/automation/scores)
     ):
         app.include_router(router)
-    jobs = JobRunner()  # background jobs; `tessera serve` enables the loop (tests call tick themselves)
-    jobs.add("workflow_timers", 15, tessera.workflows.tick)
-    app.state.jobs = jobs
-    app.router.on_startup.append(jobs.start)
-    app.router.on_shutdown.append(jobs.stop)
+    app.state.jobs = tessera.jobs  # runtime/jobs; `tessera serve` turns its in-process runner on
+    app.router.on_startup.append(tessera.jobs.start)
+    app.router.on_shutdown.append(tessera.jobs.stop)
     install_openapi(app)
     for extension in installed_extensions() if extensions is None else extensions:
         extension(app, tessera)

@@ -99,9 +99,9 @@ def _when(request: Request, name: str, *, end_of_day: bool = False) -> datetime 
             day = date.fromisoformat(raw)
             return datetime(day.year, day.month, day.day) + (timedelta(days=1) if end_of_day else timedelta())
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    except (ValueError, OverflowError) as exc:  # OverflowError: an offset pushing year 1 out of range
         raise BadRequest(f"'{name}' must be an ISO date (2026-11-23) or date-time (2026-11-23T09:30:00)") from exc
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def _text(request: Request, name: str, max_len: int = 200) -> str | None:

@@ -40,7 +40,10 @@ def parse_expiry(raw: object, days: object, now: datetime) -> datetime | None:
     except ValueError as exc:
         raise BadRequest(_ISO_HINT) from exc
     if at.tzinfo is not None:
-        at = at.astimezone(UTC).replace(tzinfo=None)
+        try:
+            at = at.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError as exc:  # e.g. 0001-01-01T00:00+01:00 falls before year 1 in UTC
+            raise BadRequest(_ISO_HINT) from exc
     if at > now + timedelta(days=MAX_DAYS):
         raise BadRequest(f"expires_at: at most {MAX_DAYS} days ahead")
     return at

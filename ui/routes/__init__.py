@@ -5,11 +5,36 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from ui.csrf import verify_csrf
-from ui.routes import account, admin_logs, admin_people, auth, exports, helpers, home, lists, records, tasks
+from ui.routes import (
+    account,
+    admin_jobs,
+    admin_logs,
+    admin_people,
+    auth,
+    exports,
+    followups,
+    helpers,
+    home,
+    lists,
+    notifications,
+    pools,
+    record_actions,
+    records,
+    reports,
+    scores,
+    tasks,
+)
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 """Every UI route checks the CSRF token on unsafe methods; the API routes are not part of this router."""
 for module in (auth, home, helpers, account, admin_people, admin_logs, exports, tasks, records, lists):
     router.include_router(module.router)
+router.include_router(admin_jobs.router)  # /admin/jobs (runtime/jobs)
+router.include_router(notifications.router)  # bell, /notifications, /account/notifications, /admin/templates|deliveries
+router.include_router(followups.router)  # work items and follow-up plans (runtime/automation/followups)
+router.include_router(pools.router)  # pool pages (runtime/automation/pools)
+router.include_router(scores.router)  # score panels and rankings (runtime/automation/scores)
+router.include_router(record_actions.router)  # record action buttons and pages, /admin/rules (runtime/automation)
+router.include_router(reports.router)  # /reports, /dashboards (runtime/reports)
 
 __all__ = ["router"]

@@ -52,6 +52,10 @@ GROUPS: tuple[tuple[str, str, tuple[Tile, ...]], ...] = (
         "bi-sliders",
         (
             Tile("settings", "/admin/settings", "bi-toggles"),
+            Tile("jobs", "/admin/jobs", "bi-hourglass-split"),
+            Tile("rules", "/admin/rules", "bi-lightning-charge"),  # automation rules (ui/routes/rules_admin.py)
+            Tile("templates", "/admin/templates", "bi-chat-square-text"),  # message templates (notifications_admin)
+            Tile("deliveries", "/admin/deliveries", "bi-send-check"),  # the delivery log (notifications_admin)
             Tile("tokens", "/account/tokens", "bi-key"),
         ),
     ),
