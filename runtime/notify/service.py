@@ -77,7 +77,7 @@ class Notifier:
         self._registered = True
 
     def _deliver_job(self, payload: dict[str, Any]) -> None:
-        self.deliver(int(payload["delivery_id"]))
+        self.deliver(int(payload["delivery_id"]), rerun=True)
 
     # templates ------------------------------------------------------------------------------------
     def templates(self) -> dict[str, dict[str, Any]]:
@@ -285,15 +285,22 @@ class Notifier:
             )
         raise BadRequest(f"the channel '{name}' is not sent by a job")
 
-    def deliver(self, delivery_id: int) -> str:
-        """Send one queued delivery; returns its final status. Raises DeliveryError to have the job retried."""
+    def deliver(self, delivery_id: int, *, rerun: bool = False) -> str:
+        """Send one queued delivery; returns its final status. Raises DeliveryError to have the job retried.
+
+        ``rerun``: the call is this delivery's own job. The job engine runs a job again only after the
+        worker running it died, so a row still "sending" is that dead run's and is claimed at once;
+        waiting for STALE_CLAIM there would end the job with the message never sent. Other callers
+        (an administrator, the no-runner fallback) leave a fresh "sending" row to whoever holds it.
+        """
         db, now = self.app.db, self.app.clock.now()
         t = deliveries
         with db.write() as conn:
             row = conn.execute(sa.select(t).where(t.c.id == delivery_id)).first()
             if row is None:
                 return "missing"
-            claimable = row.status == "queued" or (row.status == "sending" and row.updated_at < now - STALE_CLAIM)
+            abandoned = row.status == "sending" and (rerun or row.updated_at < now - STALE_CLAIM)
+            claimable = row.status == "queued" or abandoned
             if not claimable:
                 return row.status  # sent, skipped, failed, or another worker is sending it right now
             conn.execute(

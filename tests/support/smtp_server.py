@@ -68,8 +68,9 @@ class SmtpServer:
 
 
 @contextmanager
-def smtp_server(users: dict[str, str] | None = None) -> Iterator[SmtpServer]:
-    server = SmtpServer(port=free_port())
+def smtp_server(users: dict[str, str] | None = None, *, server: SmtpServer | None = None) -> Iterator[SmtpServer]:
+    """``server``: an SmtpServer (sub)class instance with its own handle_DATA, e.g. one that stalls a message."""
+    server = server or SmtpServer(port=free_port())
     options: dict[str, Any] = {}
     if users is not None:
 
