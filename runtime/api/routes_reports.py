@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from runtime.api.deps import context, current_user, tessera
+from runtime.api.deps import MAX_ID, context, current_user, record_id, tessera
 from runtime.errors import BadRequest, Forbidden, NotFound
 from runtime.reports.engine import ReportResult
 from runtime.reports.output import cell_text
@@ -131,15 +131,18 @@ def _ints(value: Any) -> list[int]:
     if value is None:
         return []
     try:
-        return [int(v) for v in value]
+        ids = [int(v) for v in value]
     except (TypeError, ValueError) as exc:
         raise BadRequest("user_ids must be a list of user ids") from exc
+    if any(not 0 < i <= MAX_ID for i in ids):
+        raise BadRequest("user_ids must be a list of user ids")
+    return ids
 
 
 @router.delete("/reports/subscriptions/{sub_id}", status_code=204)
-def delete_subscription(sub_id: int, request: Request) -> Response:
+def delete_subscription(sub_id: str, request: Request) -> Response:
     user = current_user(request)
     app = tessera(request)
     app.permissions.require_right(context(request, user), "admin")
-    app.reports.subscriptions.delete(sub_id)
+    app.reports.subscriptions.delete(record_id(sub_id))
     return Response(status_code=204)
