@@ -8,9 +8,11 @@ the lock instead of failing with "database is locked" when a read lock is upgrad
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -21,7 +23,43 @@ WRITE_OPTION = "tessera_write"
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url, echo)
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, future=True)
+    engine = sa.create_engine(url, echo=echo, pool_size=10, max_overflow=20, future=True)
+    _ping_idle_connections(engine)
+    return engine
+
+
+IDLE_PING_SECONDS = 10.0
+"""A pooled connection unused this long is pinged before use; a busy one is not."""
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Pessimistic disconnect handling without a round trip per checkout.
+
+    ``pool_pre_ping`` sends a ping on every checkout: two extra round trips for a workflow step that
+    reads and then writes. A connection that was in use a moment ago is alive; only one idle for a
+    while (a database restart, a firewall dropping quiet sockets) is pinged. A failed ping raises
+    DisconnectionError, on which the pool discards the connection and checks out a fresh one.
+    """
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["tessera_idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("tessera_idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            cursor = dbapi_conn.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            if not dbapi_conn.autocommit:
+                dbapi_conn.rollback()  # leave no transaction open behind the pool's back
+        except Exception as exc:
+            raise sa.exc.DisconnectionError(f"stale pooled connection: {exc}") from exc
 
 
 def _sqlite_engine(url: str, echo: bool) -> Engine:
