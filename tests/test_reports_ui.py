@@ -200,3 +200,52 @@ def test_pc14_dashboard_filter_changes_the_chart_in_chromium(site: Site) -> None
 def _shot(page, name: str) -> None:  # noqa: ANN001 - a Playwright page
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"reports-{name}.png"), full_page=True)
+
+
+def test_pl13_administrator_schedules_a_report_for_people_and_roles_from_the_report_page(site: Site) -> None:
+    app = site.world.app
+    admin_id = app.users.create("boss", "Boss", PASSWORD, is_admin=True, language="en").id
+    assert admin_id
+    boss = site.client("boss")
+    page = dom(boss.get("/reports/business_volume", params={**RANGE, "grain": "month"}).text)
+    schedule = page.by_id("subscribe").attrs["href"]
+    assert schedule.startswith("/reports/business_volume/subscriptions?params=")
+    form_page = boss.get(schedule)
+    assert form_page.status_code == 200
+    form = dom(form_page.text).by_id("sub-form")
+    token = form.find("input", name="csrf_token").attrs["value"]
+    carried = form.find("input", name="params").attrs["value"]
+    assert "grain=month" in carried and "from=2026-01-01" in carried
+    assert dom(form_page.text).by_id("subs-empty") is not None
+
+    refused = boss.post(
+        "/reports/business_volume/subscriptions",
+        data={"csrf_token": token, "frequency": "weekly", "channels": "email", "params": carried},
+    )
+    assert refused.status_code == 400 and "Choose at least one person or role" in refused.text
+    added = boss.post(
+        "/reports/business_volume/subscriptions",
+        data={
+            "csrf_token": token,
+            "frequency": "monthly",
+            "channels": ["email", "in_app"],
+            "user_ids": str(site.world.users["l1"]),
+            "roles": "manager",
+            "format": "csv",
+            "params": carried,
+        },
+    )
+    assert added.status_code == 303
+    (sub,) = app.reports.subscriptions.list("business_volume")
+    assert (sub["frequency"], sub["channels"], sub["format"]) == ("monthly", ["email", "in_app"], "csv")
+    assert sub["user_ids"] == [site.world.users["l1"]] and sub["roles"] == ["manager"]
+    assert sub["params"]["grain"] == "month"
+    listed = dom(boss.get(added.headers["location"]).text).by_id(f"sub-{sub['id']}").text()
+    assert "Monthly" in listed and "CSV" in listed.upper() and "L1" in listed.upper()
+
+    mgr = site.client("mgr")  # people without the administration right see neither button nor page
+    assert 'id="subscribe"' not in mgr.get("/reports/business_volume", params=RANGE).text
+    assert mgr.get("/reports/business_volume/subscriptions").status_code == 403
+
+    deleted = boss.post(f"/reports/business_volume/subscriptions/{sub['id']}/delete", data={"csrf_token": token})
+    assert deleted.status_code == 303 and app.reports.subscriptions.list("business_volume") == []

@@ -20,6 +20,7 @@ from ui.routes import (
     pools,
     record_actions,
     records,
+    report_subscriptions,
     reports,
     scores,
     tasks,
@@ -36,5 +37,6 @@ router.include_router(pools.router)  # pool pages (runtime/automation/pools)
 router.include_router(scores.router)  # score panels and rankings (runtime/automation/scores)
 router.include_router(record_actions.router)  # record action buttons and pages, /admin/rules (runtime/automation)
 router.include_router(reports.router)  # /reports, /dashboards (runtime/reports)
+router.include_router(report_subscriptions.router)  # /reports/{id}/subscriptions (scheduled delivery)
 
 __all__ = ["router"]

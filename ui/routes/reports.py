@@ -127,6 +127,7 @@ def report_page(report_id: str, request: Request) -> Response:
         start=result.window.start.isoformat(),
         end=result.window.end.isoformat(),
         query=query,
+        may_subscribe=user.is_admin or app.permissions.has_right(ctx, "admin"),
         page_title="reports.title",
         crumbs=[Crumb(t(ctx.lang, "reports.title"), "/reports"), Crumb(result.title)],
     )
