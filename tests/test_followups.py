@@ -34,6 +34,10 @@ class Clinic:
         return Context(user_id=self.users[username], channel="ui", lang="zh", is_admin=username == "admin")
 
     def discharge(self, *, on: date | None = DISCHARGED, disease: str = "joint_replacement", **extra: Any) -> int:
+        if "patient" not in extra:  # a patient with a mobile number, who gets the day-3 SMS
+            extra["patient"] = self.app.records.create(
+                "patient", {"name": "周阿姨", "mobile": "13700000000"}, self.ctx("admin")
+            )["id"]
         data = {
             "summary": "全膝关节置换术后",
             "disease": disease,
@@ -124,19 +128,33 @@ def test_pl10_a_plan_starts_only_where_it_applies_and_once_the_anchor_is_set(cli
     assert clinic.steps(later)["sms_day3"]["due_at"] == datetime(2026, 11, 27)
 
 
-def test_pc12_day_3_sends_the_sms_once_even_when_the_jobs_run_twice(clinic: Clinic) -> None:
-    discharge = clinic.discharge()
+def test_pc12_day_3_sends_the_patient_the_sms_once_even_when_the_jobs_run_twice(clinic: Clinic) -> None:
+    patient = clinic.app.records.create("patient", {"name": "赵大爷", "mobile": "13912345678"}, clinic.ctx("admin"))
+    discharge = clinic.discharge(patient=patient["id"])
     step = clinic.steps(discharge)["sms_day3"]
     clinic.at(2)
-    assert clinic.deliveries(f"followup-step:{step['id']}", "sms") == []
+    assert clinic.deliveries(f"followup-step:{step['id']}%", "sms") == []
     clinic.at(3)
     clinic.app.jobs.run_pending()
-    sent = clinic.deliveries(f"followup-step:{step['id']}", "sms")
+    sent = clinic.deliveries(f"followup-step:{step['id']}%", "sms")
     assert len(sent) == 1
-    assert sent[0]["user_id"] == clinic.users["nurse1"]
+    assert (sent[0]["target"], sent[0]["user_id"]) == ("13912345678", 0)  # the patient, not a staff member
+    assert sent[0]["key"] == f"followup-step:{step['id']}|patient:{patient['id']}"
     assert "出院第3天" in sent[0]["message"]["text"]
     assert clinic.steps(discharge)["sms_day3"]["status"] == "sent"
     assert clinic.app.work_items.for_user(clinic.users["nurse1"]) == []  # no human step yet
+
+
+def test_pc12_a_patient_who_refuses_sms_or_has_no_number_gets_none(clinic: Clinic) -> None:
+    ctx = clinic.ctx("admin")
+    refuses = clinic.app.records.create("patient", {"name": "钱女士", "mobile": "13800001111", "no_sms": True}, ctx)
+    no_number = clinic.app.records.create("patient", {"name": "孙先生"}, ctx)
+    first, second = clinic.discharge(patient=refuses["id"]), clinic.discharge(patient=no_number["id"])
+    clinic.at(3)
+    (skipped,) = clinic.deliveries(f"followup-step:{clinic.steps(first)['sms_day3']['id']}%", "sms")
+    assert (skipped["status"], skipped["last_error"]) == ("skipped", "the person asked not to be contacted")
+    assert clinic.deliveries(f"followup-step:{clinic.steps(second)['sms_day3']['id']}%", "sms") == []
+    assert clinic.steps(second)["sms_day3"]["status"] == "skipped"
 
 
 def test_pc12_day_7_puts_the_nurse_call_in_her_inbox_and_pain_8_alerts_the_doctor(clinic: Clinic) -> None:

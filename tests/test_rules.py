@@ -4,7 +4,9 @@ workflows. Every test runs on SQLite and PostgreSQL; jobs run through app.jobs.r
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from runtime.automation.rules.tables import rule_runs
@@ -13,6 +15,7 @@ from runtime.records.context import SYSTEM, Context
 from runtime.records.query import ListQuery
 from runtime.services import Tessera
 from runtime.storage import platform_tables as pt
+from tests.conftest import PACKS
 
 API = Context(channel="api", lang="en", is_admin=True)
 
@@ -120,3 +123,33 @@ def test_pl09_cron_rule_acts_on_each_matching_record_once_per_occurrence(
     clock.advance(days=1)
     app.jobs.run_pending()
     assert len(logs(app, "daily")) == 2
+
+
+def test_pl09_notify_action_reaches_a_contact_who_is_not_a_user(make_tessera: Callable[..., Tessera]) -> None:
+    from runtime.notify.tables import deliveries
+
+    app = make_tessera("rules_pack")
+    lead = app.records.create("lead", {"name": "城东社区卫生服务中心", "contact_phone": "13611112222"}, API)
+    app.records.create("lead", {"name": "无联系人"}, API)  # the condition keeps it quiet
+    app.jobs.run_pending()
+    with app.db.read() as conn:
+        rows = conn.execute(sa.select(deliveries).where(deliveries.c.channel == "sms")).mappings().all()
+    assert [(r["target"], r["user_id"]) for r in rows] == [("13611112222", 0)]
+    assert rows[0]["key"].endswith(f"|lead:{lead['id']}")
+    assert rows[0]["message"]["text"].startswith("城东社区卫生服务中心，感谢您")
+
+
+def test_pl09_a_contact_naming_a_missing_field_is_refused_at_validation(tmp_path: Path) -> None:
+    import shutil
+
+    from runtime.blueprints.errors import PackInvalid
+    from runtime.blueprints.loader import load_pack
+
+    pack = tmp_path / "rules_pack"
+    shutil.copytree(PACKS / "rules_pack", pack)
+    rule = pack / "rules" / "lead_thanks.json"
+    rule.write_text(rule.read_text().replace('"phone": "contact_phone"', '"phone": "hospital.phone"'))
+    with pytest.raises(PackInvalid) as caught:
+        load_pack(pack)
+    (error,) = [e for e in caught.value.errors if e.file == "rules/lead_thanks.json"]
+    assert error.pointer == "/actions/0/recipients/0/contact" and "no field 'hospital'" in error.message

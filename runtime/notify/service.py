@@ -26,6 +26,8 @@ from runtime.notify.channels import CHANNELS, DeliveryError, NotConfigured, Outg
 from runtime.notify.channels.email import EmailChannel
 from runtime.notify.channels.sms import HttpSmsGateway, SmsChannel, SmsGateway
 from runtime.notify.channels.webhook import WebhookChannel
+from runtime.notify.contacts import CHANNELS as CONTACT_CHANNELS
+from runtime.notify.contacts import Contact
 from runtime.notify.messages import Draft, RecordLoader, compose, recipient_of, user_row
 from runtime.notify.settings import SMS_TOKEN, SMS_URL, WEBHOOK_FORMAT, WEBHOOK_SECRET, WEBHOOK_URL
 from runtime.notify.tables import deliveries
@@ -104,10 +106,13 @@ class Notifier:
         link: str | None = None,
         channels: list[str] | None = None,
         kind: str | None = None,
+        contacts: list[Contact] | None = None,
     ) -> None:
         """Write the notifications and delivery rows in ``conn``'s transaction; defer the outside sends.
 
         ``kind`` (default: the template id, else "general") is what users choose channels for.
+        ``contacts`` are people who are not users (patients): they get the SMS and e-mail channels of
+        ``channels`` (default SMS), one delivery per key, person and channel (runtime/notify/contacts.py).
         A template that cannot be rendered for a recipient is logged as a failed delivery, never
         raised: the caller's business change must not roll back because a message has a gap.
         """
@@ -155,6 +160,8 @@ class Notifier:
                         continue
                     target = {"email": recipient["email"], "sms": recipient["phone"]}.get(channel)
                     self._queue(conn, draft, key, kind, user_id, channel, on, lang, variables, target, now)
+            for contact in dict.fromkeys(contacts or ()):
+                self._queue_contact(conn, draft, key, kind, contact, channels, loader, record, link, site_name, now)
             if group_wanted:
                 self._queue(
                     conn,
@@ -169,6 +176,44 @@ class Notifier:
                     None,
                     now,
                 )
+
+    def _queue_contact(
+        self,
+        conn: Connection,
+        draft: Draft,
+        key: str,
+        kind: str,
+        contact: Contact,
+        channels: list[str] | None,
+        loader: RecordLoader,
+        record: Any,
+        link: Any,
+        site: str,
+        now: Any,
+    ) -> None:
+        def variables() -> dict[str, Any]:
+            found = {
+                **draft.context,
+                "recipient": contact.as_recipient(),
+                "link": link or "",
+                "site_name": site,
+                "now": now,
+                "lang": contact.language,
+            }
+            if record is not None:
+                found["record"] = loader.record(record[0], int(record[1]))
+            return found
+
+        person_key = f"{key}|{contact.ref}"
+        if len(person_key) > 200:
+            person_key = f"{key[:100]}|{hashlib.sha256(person_key.encode()).hexdigest()}"
+        for channel in [c for c in (channels or ["sms"]) if c in CONTACT_CHANNELS]:
+            target = contact.phone if channel == "sms" else contact.email
+            reason = "the person asked not to be contacted" if contact.opt_out else None
+            self._queue(
+                conn, draft, person_key, kind, GROUP, channel, not contact.opt_out, contact.language,
+                variables, target, now, off_reason=reason,
+            )  # fmt: skip
 
     def _group_vars(self, draft: Draft, loader: RecordLoader, record: Any, link: Any, site: str, now: Any) -> dict:
         found = {
@@ -196,6 +241,8 @@ class Notifier:
         variables: Any,
         target: str | None,
         now: Any,
+        *,
+        off_reason: str | None = None,
     ) -> None:
         exists = conn.execute(
             sa.select(deliveries.c.id).where(
@@ -206,7 +253,7 @@ class Notifier:
             return  # same key, user and channel: already notified (idempotent)
         status, error, message = "queued", None, {}
         if not on:
-            status, error = "skipped", "turned off in the user's preferences"
+            status, error = "skipped", off_reason or "turned off in the user's preferences"
         else:
             try:
                 message = compose(draft, channel, lang, variables)

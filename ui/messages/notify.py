@@ -70,6 +70,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "notify.deliveries.empty": {"zh": "没有发送记录", "en": "Nothing was sent yet"},
     "notify.deliveries.all": {"zh": "全部", "en": "All"},
     "notify.deliveries.recipient": {"zh": "接收人", "en": "Recipient"},
+    "notify.deliveries.contact": {"zh": "联系人（非系统用户）", "en": "Contact (not a user)"},
     "notify.deliveries.group": {"zh": "群", "en": "Group"},
     "notify.deliveries.kind": {"zh": "类别", "en": "Kind"},
     "notify.deliveries.channel": {"zh": "渠道", "en": "Channel"},

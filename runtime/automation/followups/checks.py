@@ -10,6 +10,8 @@ from typing import Any
 
 from runtime.blueprints.errors import PackError
 from runtime.expressions import check_expression
+from runtime.notify.contacts import CHANNELS as CONTACT_CHANNELS
+from runtime.notify.contacts import check_spec as check_contact
 
 ANCHOR_TYPES = ("date", "datetime")
 HUMAN = ("phone", "visit", "review")
@@ -61,6 +63,11 @@ def check_followup_plans(pack: Any, documents: dict[str, dict[str, Any]]) -> lis
                 errors.append(PackError(rel, f"{at}", f"a {step['channel']} step needs a template or a message"))
             if step.get("assignee"):
                 errors += _assignee_errors(step["assignee"], fields, rel, f"{at}/assignee")
+            if step.get("contact"):
+                if step["channel"] not in CONTACT_CHANNELS:
+                    errors.append(PackError(rel, f"{at}/contact", "only sms and email steps go to a contact"))
+                for problem in check_contact(entity, step["contact"], pack.entities):
+                    errors.append(PackError(rel, f"{at}/contact", problem))
             alerts = step.get("alerts", [])
             if alerts and form is None:
                 errors.append(

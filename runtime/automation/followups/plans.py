@@ -38,6 +38,8 @@ class Step:
     assignee: dict[str, Any] | None = None
     sla_hours: float | None = None
     alerts: tuple[Alert, ...] = ()
+    contact: dict[str, str] | None = None
+    """sms/email steps with a contact go to that person of the record (the patient), not the assignee."""
 
     @property
     def is_human(self) -> bool:
@@ -88,6 +90,7 @@ def plan_from_doc(doc: dict[str, Any]) -> Plan:
                 assignee=raw.get("assignee"),
                 sla_hours=raw.get("sla_hours"),
                 alerts=alerts,
+                contact=raw.get("contact"),
             )
         )
     return Plan(

@@ -27,6 +27,7 @@ from runtime.automation.followups.tables import followup_plans as fp
 from runtime.automation.followups.tables import followup_steps as fs
 from runtime.errors import NotFound
 from runtime.expressions import ExpressionError, evaluate
+from runtime.notify.contacts import Contact, ContactResolver
 from runtime.records.context import Context
 from runtime.records.hooks import WriteEvent
 from runtime.records.service import joined_transaction
@@ -245,7 +246,22 @@ class Followups:
             if s["channel"] in ("phone", "visit", "review"):
                 self._open_work_item(conn, s, step, instance, plan_label, assignee)
             else:
-                self._send(conn, s, step, instance, plan_label, assignee)
+                people = self._contacts(conn, step, instance, record)
+                if step is not None and step.contact and not people:  # meant for the patient, who has no number
+                    conn.execute(sa.update(fs).where(fs.c.id == s["id"]).values(status="skipped"))
+                    return
+                self._send(conn, s, step, instance, plan_label, None if people else assignee, people)
+
+    def _contacts(
+        self, conn: Connection, step: Step | None, instance: dict[str, Any], record: dict[str, Any]
+    ) -> list[Contact]:
+        if step is None or not step.contact:
+            return []
+        with joined_transaction(conn):
+            found = ContactResolver(self.app).resolve(instance["entity"], record, step.contact)
+        if found is None:
+            log.warning("follow-up step %s of plan #%s: the record has no phone or e-mail", step.id, instance["id"])
+        return [found] if found is not None else []
 
     def _record(self, conn: Connection, instance: dict[str, Any]) -> dict[str, Any] | None:
         try:
@@ -296,6 +312,7 @@ class Followups:
         instance: dict[str, Any],
         plan_label: Any,
         assignee: int | None,
+        people: list[Contact] | None = None,
     ) -> None:
         message = (step.message if step is not None else None) or {"title": s["label"]}
         self.app.notifier.notify(
@@ -309,6 +326,7 @@ class Followups:
             record=(instance["entity"], instance["record_id"]),
             link=f"/r/{instance['entity']}/{instance['record_id']}",
             channels=[s["channel"]],
+            contacts=people,
         )
         conn.execute(sa.update(fs).where(fs.c.id == s["id"]).values(status="sent", done_at=self.app.clock.now()))
 

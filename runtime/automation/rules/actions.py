@@ -18,6 +18,7 @@ from runtime.automation.rules.templating import render
 from runtime.clock import FixedClock
 from runtime.errors import BadRequest
 from runtime.expressions import compile_expression
+from runtime.notify.contacts import Contact, ContactResolver
 from runtime.records.context import Context
 from runtime.records.service import joined_transaction
 from runtime.storage import platform_tables as pt
@@ -131,9 +132,20 @@ def recipients(env: ActionEnv, specs: list[dict[str, Any]]) -> list[int]:
     return sorted(set(found))
 
 
+def contacts(env: ActionEnv, specs: list[dict[str, Any]]) -> list[Contact]:
+    """The people outside the user list (a patient) named by ``contact`` recipients, read from the record."""
+    if not env.entity or not env.record:
+        return []
+    resolver = ContactResolver(env.app)
+    with joined_transaction(env.conn):
+        found = [resolver.resolve(env.entity, env.record, spec["contact"]) for spec in specs if "contact" in spec]
+    return [c for c in found if c is not None]
+
+
 def _notify(env: ActionEnv, action: dict[str, Any], key: str) -> None:
     users = recipients(env, action["recipients"])
-    if not users:
+    people = contacts(env, action["recipients"])
+    if not users and not people:
         return
     record = (env.entity, env.record_id) if env.entity and env.record_id else None
     env.app.notifier.notify(
@@ -147,6 +159,7 @@ def _notify(env: ActionEnv, action: dict[str, Any], key: str) -> None:
         record=record,
         link=f"/r/{env.entity}/{env.record_id}" if record else None,
         channels=action.get("channels"),
+        contacts=people,
     )
 
 

@@ -11,6 +11,7 @@ from runtime.automation.rules.model import EXTRA_NAMES, trigger_kind
 from runtime.automation.rules.templating import template_problems
 from runtime.blueprints.errors import PackError, pointer
 from runtime.expressions import check_expression
+from runtime.notify.contacts import check_spec as check_contact
 
 DATE_TYPES = ("date", "datetime")
 USER_TYPES = ("user",)
@@ -72,6 +73,12 @@ def check_actions(
                         err((i, "recipients", j, "field"), f"unknown field '{recipient['field']}'")
                     elif f.type not in USER_TYPES:
                         err((i, "recipients", j, "field"), f"field '{f.name}' is a {f.type} field, not a user field")
+                elif "contact" in recipient:
+                    if entity is None:
+                        err((i, "recipients", j, "contact"), "a contact is read from the rule's record: set 'entity'")
+                        continue
+                    for problem in check_contact(entity, recipient["contact"], pack.entities):
+                        err((i, "recipients", j, "contact"), problem)
             for part in ("title", "body"):
                 for problem in template_problems(action.get(part) or "", allowed):
                     err((i, part), problem)
