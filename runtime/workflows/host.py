@@ -270,6 +270,22 @@ class WorkflowHost:
                 raise Forbidden(f"you may not start the process '{process_id}' (it names the roles that may)")
             return self._start(conn, process_id, data or {}, ctx, record, correlation_key, self.clock, spec_id=spec_id)
 
+    def start_in(
+        self,
+        conn: Connection,
+        process_id: str,
+        data: dict[str, Any],
+        ctx: Context,
+        *,
+        record: tuple[str, int] | None = None,
+        correlation_key: str | None = None,
+        clock: Clock | None = None,
+    ) -> dict[str, Any]:
+        """Start a process inside the caller's transaction (a rule action): the instance exists exactly when
+        the caller's change commits. As the platform: the starter-role check is the caller's business.
+        (No ensure_repo_specs here: registering opens its own write transaction, which would wait on ``conn``.)"""
+        return self._start(conn, process_id, data, ctx, record, correlation_key, clock or self.clock)
+
     def may_start(self, process_id: str, ctx: Context) -> bool:
         """Who may start a process by hand (the API, the UI): administrators always; others when one of their roles
         is in the start event's ``starter_roles`` property (``*``: every signed-in user). Without the property

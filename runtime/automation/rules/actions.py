@@ -168,7 +168,9 @@ def _start_workflow(env: ActionEnv, action: dict[str, Any], key: str) -> None:
     record = (env.entity, env.record_id) if env.entity and env.record_id else None
     host = env.app.workflows
     # the host's transaction-joining start: the instance exists iff this rule run commits
-    host._start(env.conn, action["process"], data, env.ctx, record, key, FixedClock(env.now))
+    host.start_in(
+        env.conn, action["process"], data, env.ctx, record=record, correlation_key=key, clock=FixedClock(env.now)
+    )
 
 
 def _webhook(env: ActionEnv, action: dict[str, Any], key: str) -> None:
