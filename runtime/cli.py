@@ -287,5 +287,21 @@ def keys_retire(key_id: str) -> None:
     typer.echo(f"key {key_id} removed from {t.cipher.keys.key_file}")
 
 
+def _install_extension_commands() -> None:
+    """Commands of installed extensions (entry point group "tessera.cli", e.g. the builder's `pack export` and
+    `pack upgrade`): each is called with the command groups, so the runtime never imports them by name."""
+    from importlib.metadata import entry_points
+
+    groups = {"": app, "db": db_app, "pack": pack_app, "keys": keys_app}
+    for ep in entry_points(group="tessera.cli"):
+        try:
+            ep.load()(groups)
+        except Exception as exc:  # noqa: BLE001 - a broken extension must not take the whole CLI down
+            print(f"tessera: the CLI extension '{ep.name}' failed to load: {exc}", file=sys.stderr)
+
+
+_install_extension_commands()
+
+
 if __name__ == "__main__":
     app()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+
+from sqlalchemy.engine import Connection
 
 from runtime.audit import AuditTrail
 from runtime.automation.followups import install_followups
@@ -64,11 +67,18 @@ class Tessera:
         return load_pack(path, known_entities=entities, known_option_sets=sets)
 
     def deploy(
-        self, pack: Pack, *, actor: str = "cli", actor_id: int | None = None, request_id: str | None = None
+        self,
+        pack: Pack,
+        *,
+        actor: str = "cli",
+        actor_id: int | None = None,
+        request_id: str | None = None,
+        within: Callable[[Connection, DeployResult], None] | None = None,
     ) -> DeployResult:
+        """`within(conn, result)` runs inside the deploy transaction (see runtime.storage.deploy.deploy)."""
         who = {"username": actor, "actor_id": actor_id, "request_id": request_id}
         try:
-            result = deploy(self.db, pack, actor=actor, now=self.clock.now(), cipher=self.cipher)
+            result = deploy(self.db, pack, actor=actor, now=self.clock.now(), cipher=self.cipher, within=within)
         except Exception as exc:
             detail = {"ok": False, "pack_id": pack.id, "version": pack.version, "error": str(exc)[:2000]}
             self._log_deploy(who, detail)

@@ -11,6 +11,7 @@ part of the same transaction: a deploy never leaves a column half plaintext, hal
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -148,7 +149,10 @@ def deploy(
     actor: str = "cli",
     now: datetime | None = None,
     cipher: FieldCipher | None = None,
+    within: Callable[[Connection, DeployResult], None] | None = None,
 ) -> DeployResult:
+    """`within` runs inside the deploy's transaction once everything is applied (the builder records its
+    version row there), so the caller's bookkeeping commits or rolls back together with the deploy."""
     now = now or datetime.utcnow()
     with db.write() as conn:
         plan = plan_deploy(conn, pack)
@@ -166,7 +170,10 @@ def deploy(
                 deployed_by=actor,
             )
         ).inserted_primary_key[0]
-    return DeployResult(plan, deployment_id)
+        result = DeployResult(plan, deployment_id)
+        if within is not None:
+            within(conn, result)
+    return result
 
 
 def _store(conn: Connection, pack: Pack, now: datetime, actor: str) -> None:
