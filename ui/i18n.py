@@ -226,11 +226,15 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def _merge_catalogues() -> None:
     """Add the per-area catalogues of ui/messages; a key defined twice is a bug, so it fails loudly."""
+    import ui.messages.builder as builder_pages  # builder home, versions, flows, editors (issue 7, BC)
+    import ui.messages.builder_forms as builder_forms  # noqa: PLR0402 - form, entity and view designers (issue 7, BB)
     import ui.messages.notify as notify  # noqa: PLR0402 - notification centre, templates, delivery log
     import ui.messages.reports as reports  # noqa: PLR0402 - one line per catalogue keeps concurrent edits apart
     from ui.messages import account, admin_logs, admin_people, automation, exports, followups, jobs, pools, tasks
 
     for module in (
+        builder_forms,
+        builder_pages,
         admin_people,
         admin_logs,
         account,

@@ -160,6 +160,22 @@ def _rights(request: Request, user: User | None) -> Callable[[str, str], bool]:
     return lambda entity_id, action: app.permissions.can(ctx, entity_id, action)
 
 
+def _designer(request: Request, user: User | None) -> Callable[[], bool]:
+    """`is_designer()` for the menu: the builder entry is shown to admins and holders of the "designer" right only
+    (asked lazily, so pages that never show the menu pay nothing)."""
+
+    def check() -> bool:
+        if user is None:
+            return False
+        if user.is_admin:
+            return True
+        from ui.routes.builder_common import is_designer
+
+        return is_designer(get_tessera(request), deps.context(request, user, channel="ui"))
+
+    return check
+
+
 def _walk(n: MenuNode) -> list[MenuNode]:
     return [n, *(x for c in n.children for x in _walk(c))]
 
@@ -189,6 +205,7 @@ def render(
         "user": user,
         "menus": user_menus(request, user, lang, active_view, active_entity) if user else [],
         "can": _rights(request, user),
+        "is_designer": _designer(request, user),
         "csrf_token": csrf_token(request) if "session" in request.scope else "",
         "flashes": pop_flashes(request) if "session" in request.scope else [],
         "crumbs": crumbs or [],

@@ -11,6 +11,14 @@ from ui.routes import (
     admin_logs,
     admin_people,
     auth,
+    builder_editors,
+    builder_entities,
+    builder_flows,
+    builder_forms,
+    builder_home,
+    builder_packs,
+    builder_versions,
+    builder_views,
     exports,
     followups,
     helpers,
@@ -37,6 +45,11 @@ router.include_router(pools.router)  # pool pages (runtime/automation/pools)
 router.include_router(scores.router)  # score panels and rankings (runtime/automation/scores)
 router.include_router(record_actions.router)  # record action buttons and pages, /admin/rules (runtime/automation)
 router.include_router(reports.router)  # /reports, /dashboards (runtime/reports)
+# the builder (issue 7): designers' pages of BB first, then BC's; editors last (literal paths per kind)
+for module in (builder_forms, builder_entities, builder_views, builder_home, builder_versions, builder_packs):
+    router.include_router(module.router)
+router.include_router(builder_flows.router)  # /builder/{pack}/flows/{file}, /builder/_expression
+router.include_router(builder_editors.router)  # /builder/{pack}/{rules|templates|scores|reports|followups}/{id}
 router.include_router(report_subscriptions.router)  # /reports/{id}/subscriptions (scheduled delivery)
 
 __all__ = ["router"]
