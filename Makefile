@@ -4,7 +4,8 @@
 #   make run    set up, then serve the app with the shipped packs and demo data (SQLite under ./var/)
 #   make test   set up, ensure Chromium/CJK fonts/PostgreSQL, then ruff + the whole pytest suite
 #
-# Variables: HOST, PORT (make run), PYTEST_ARGS (make test), PYTHON (default: python3 from PATH).
+# Variables: HOST, PORT (make run), PYTEST_ARGS (make test, default: -n <cores, at most 4>), PYTHON
+# (default: python3 from PATH).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -15,7 +16,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?=
 PORT ?=
-PYTEST_ARGS ?=
+# Tests run in parallel (pytest-xdist), one worker per core up to 4: each worker makes its own SQLite
+# files and PostgreSQL databases, and more workers would mostly wait on the PostgreSQL server.
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; echo $$n)
+PYTEST_ARGS ?= -n $(PYTEST_WORKERS)
 
 # Stamps live in .venv/ (git-ignored, and gone when the venv is deleted). Make reruns a step when
 # the file it depends on (pyproject.toml, package.json, package-lock.json) is newer than its stamp.
