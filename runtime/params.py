@@ -62,6 +62,9 @@ class Param:
     choices: tuple[Any, ...] | None = None
     description: dict[str, str] = field(default_factory=dict)
     """One or two sentences per language: what the parameter changes, for the settings page."""
+    secret: bool = False
+    """A credential (a gateway token, a webhook signing secret): stored encrypted with the field cipher,
+    never shown or returned again (only whether it is set), and logged as changed without its value."""
 
     def check(self, value: Any, lang: str = "en") -> Any:
         """The value to store, or RecordInvalid naming what is wrong."""
@@ -106,6 +109,9 @@ class Param:
             out["choices"] = list(self.choices)
         if self.description:
             out["description"] = self.description
+        if self.secret:
+            out["secret"] = True
+            out["default"] = ""
         return out
 
 
@@ -175,10 +181,19 @@ def module_param(pack_id: str) -> Param:
     return Param(module_key(pack_id), bool, True, {"zh": f"模块 {pack_id}", "en": f"Module {pack_id}"})
 
 
+def _logged(p: Param, old: Any, new: Any) -> list[Any]:
+    """[old, new] for the operation log and the caller; a secret's values are never written there."""
+    if not p.secret:
+        return [old, new]
+    return ["(set)" if old else "(empty)", "(set)" if new else "(empty)"]
+
+
 class Params:
-    def __init__(self, db: Database, *, clock: Clock | None = None, ttl: float = 1.0):
+    def __init__(self, db: Database, *, clock: Clock | None = None, ttl: float = 1.0, cipher: Any = None):
         self.db = db
         self.clock = clock or SystemClock()
+        self.cipher = cipher
+        """runtime.security.crypto.FieldCipher for secret parameters (None: they are stored as typed)."""
         self.ttl = ttl
         self._lock = threading.Lock()
         self._rows: dict[str, dict[str, Any]] | None = None
@@ -198,10 +213,28 @@ class Params:
         row = self._stored().get(key)
         if row is None:
             return p.default
+        value = self._open(p, row["value"]) if p.secret else row["value"]
         try:
-            return p.check(row["value"])
+            return p.check(value)
         except RecordInvalid:
             return p.default  # a value stored under older rules that no longer fit: use the default
+
+    def _open(self, p: Param, stored: Any) -> Any:
+        if self.cipher is None or not isinstance(stored, str) or self.cipher.key_id(stored) is None:
+            return stored  # stored before it was secret, or no cipher in this process
+        try:
+            return self.cipher.decrypt(stored, f"param:{p.key}")
+        except Exception:  # noqa: BLE001 - a lost key must not break every page: the default applies
+            log.warning("the secret parameter %s cannot be decrypted; using its default", p.key)
+            return p.default
+
+    def _seal(self, p: Param, value: Any) -> Any:
+        if not p.secret or self.cipher is None or value == "":
+            return value
+        return self.cipher.encrypt(value, f"param:{p.key}")
+
+    def is_set(self, key: str) -> bool:
+        return self.get(key) not in ("", None)
 
     def all(self) -> list[dict[str, Any]]:
         """Every declared parameter with its current value (module switches: ``module_enabled``)."""
@@ -215,9 +248,11 @@ class Params:
         return self._describe(self.param(key), self._stored().get(key))
 
     def _describe(self, p: Param, row: dict[str, Any] | None) -> dict[str, Any]:
+        secret = {"is_set": self.is_set(p.key)} if p.secret else {}
         return {
             **p.describe(),
-            "value": self.get(p.key),
+            **secret,
+            "value": "" if p.secret else self.get(p.key),
             "updated_at": row["updated_at"].isoformat(timespec="seconds") if row else None,
             "updated_by": row["updated_by"] if row else None,
         }
@@ -231,7 +266,7 @@ class Params:
         p = self.param(key)
         value = p.check(value, lang)
         now = self.clock.now()
-        row = {"key": key, "value": value, "updated_at": now, "updated_by": actor_id}
+        row = {"key": key, "value": self._seal(p, value), "updated_at": now, "updated_by": actor_id}
         insert = (postgresql if self.db.dialect == "postgresql" else sqlite).insert(params_table).values(**row)
         stmt = insert.on_conflict_do_update(
             index_elements=[params_table.c.key],
@@ -260,7 +295,7 @@ class Params:
             conn.execute(sa.delete(params_table).where(params_table.c.key == key))
         self.invalidate()
         if by is not None and old != p.default:
-            self._log(by, {"params": {key: [old, p.default]}})
+            self._log(by, {"params": {key: _logged(p, old, p.default)}})
 
     def problems(self, values: dict[str, Any], lang: str = "en") -> list[FieldError]:
         """Every problem of a set of new values, each named by its parameter key (unknown keys too)."""
@@ -289,7 +324,7 @@ class Params:
             old = self.get(key)
             new = self.set(key, value, actor_id=by.user_id, lang=lang)
             if old != new:
-                changed[key] = [old, new]
+                changed[key] = _logged(self.param(key), old, new)
         if changed:
             self._log(by, {"params": changed})
         return changed

@@ -43,7 +43,7 @@ class Tessera:
         self.registry = Registry(self.db)
         self.cipher = FieldCipher(KeyProvider(settings))  # sensitive fields, encrypted at rest (runtime.security)
         self.hooks = Hooks()
-        self.params = Params(self.db, clock=self.clock)
+        self.params = Params(self.db, clock=self.clock, cipher=self.cipher)  # secrets sealed like fields
         self.hooks.after_write.append(AuditTrail(self.clock, cipher=lambda: getattr(self, "cipher", None)))
         # permissions: data scopes, masking and write checks inside the records service (runtime/permissions)
         self.permissions = PermissionService(self.db, self.registry, clock=self.clock)

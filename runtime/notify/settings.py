@@ -29,6 +29,7 @@ SMS_TOKEN = declare(
         "",
         {"zh": "短信网关令牌", "en": "SMS gateway token"},
         max=500,
+        secret=True,
         description={
             "zh": "作为 Authorization: Bearer 令牌发送给短信网关。",
             "en": "Sent to the SMS gateway as an Authorization: Bearer token.",
@@ -68,6 +69,7 @@ WEBHOOK_SECRET = declare(
         "",
         {"zh": "钉钉加签密钥", "en": "DingTalk signing secret"},
         max=200,
+        secret=True,
         description={
             "zh": "钉钉机器人开启“加签”时填写；请求会带上 timestamp 和 sign。",
             "en": "For a DingTalk robot with signing on: requests then carry timestamp and sign.",

@@ -271,6 +271,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "logs.settings.reset": {"zh": "恢复默认", "en": "Reset to default"},
     "logs.settings.saved": {"zh": "已保存“{label}”", "en": "Saved “{label}”"},
     "logs.settings.unchanged": {"zh": "“{label}”的值没有变化", "en": "“{label}” is unchanged"},
+    "logs.settings.secret_set": {"zh": "已设置（留空则保持不变）", "en": "Set (leave empty to keep it)"},
+    "logs.settings.secret_unset": {"zh": "未设置", "en": "Not set"},
+    "logs.settings.secret_help": {
+        "zh": "加密保存，保存后不再显示；点“恢复默认”可清除。",
+        "en": "Stored encrypted and never shown again; “Reset” clears it.",
+    },
     "logs.settings.was_reset": {"zh": "“{label}”已恢复默认值", "en": "“{label}” is back to its default"},
     "logs.settings.not_saved": {"zh": "未保存：请修正标出的值。", "en": "Not saved: correct the value marked below."},
     "logs.settings.range": {"zh": "范围 {min} – {max}", "en": "From {min} to {max}"},

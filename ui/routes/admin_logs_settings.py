@@ -48,6 +48,9 @@ class ParamView:
     error: str | None = None
     minimum: float | None = None
     maximum: float | None = None
+    secret: bool = False
+    """A credential: a password input that never shows the stored value; left empty it stays unchanged."""
+    is_set: bool = False
 
 
 @dataclass
@@ -69,6 +72,9 @@ async def change_param(key: str, request: Request) -> Response:
     page = require_admin(request)
     p = _declared(page, key)
     typed = str((await request.form()).get("value") or "")
+    if p.secret and typed == "":  # the field is never filled in: empty means "keep the current one"
+        flash(request, "success", page.t("logs.settings.unchanged", label=_label(p, page.lang)))
+        return RedirectResponse(f"{BASE}#param-{key}", status_code=303)
     try:
         changed = page.app.params.change({key: _parse(p, typed)}, by=_actor(request, page), lang=page.lang)
     except RecordInvalid as exc:
@@ -110,7 +116,7 @@ def _page(
     params = [_param_view(app, row, lang) for row in app.params.all()]
     for view in params:
         if failed and view.key == failed[0]:
-            view.shown, view.error = failed[1], failed[2]
+            view.shown, view.error = ("" if view.secret else failed[1]), failed[2]
     return render(
         request,
         "admin/logs/settings.html",
@@ -143,13 +149,15 @@ def _param_view(app: Tessera, row: dict[str, Any], lang: str) -> ParamView:
         kind=kind,
         value=row["value"],
         default=p.default,
-        is_default=row["value"] == p.default,
+        is_default=not row["is_set"] if p.secret else row["value"] == p.default,
         bounds=bounds,
         changed=changed,
         choices=list(p.choices or ()),
         shown=_shown(row["value"]),
         minimum=p.min if p.type is not str else None,
         maximum=p.max if p.type is not str else None,
+        secret=p.secret,
+        is_set=bool(row.get("is_set")),
     )
 
 
