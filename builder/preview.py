@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from builder.checks import build_pack
+from builder.wording import step_summary
 from runtime.blueprints.errors import PackInvalid
 from runtime.blueprints.model import Entity, Pack, label_text
 from runtime.records import logic
@@ -50,8 +51,15 @@ def preview_draft(ws: Workspace, pack_id: str, *, lang: str = "zh") -> dict:
         except PackInvalid as exc:
             out["errors"] = [e.as_dict() for e in exc.errors]
             return out
+        known = [*pack.entities.values(), *ws.app.registry.entities.values()]  # the old ones name archived columns
         out["steps"] = [
-            {"action": s.action, "table": s.table, "column": s.column, "description": s.description}
+            {
+                "action": s.action,
+                "table": s.table,
+                "column": s.column,
+                "description": s.description,
+                "summary": step_summary(s, known),
+            }
             for s in plan.ordered()
         ]
         out["problems"] = list(plan.problems)

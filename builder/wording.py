@@ -116,3 +116,67 @@ def value_text(value: Any, lang: str) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     text = text if len(text) <= 60 else text[:57] + "..."
     return f"“{text}”" if lang == "zh" else f"'{text}'"
+
+
+STEP_WORDS: dict[str, tuple[str, str]] = {
+    "create_table": ("新建数据表，保存「{entity}」的记录", "A new table for the records of “{entity}”"),
+    "add_column": (
+        "「{entity}」新增字段「{field}」：加一列，现有记录此项为空",
+        "“{entity}” gets the field “{field}”: a new column, empty in existing records",
+    ),
+    "archive_column": (
+        "「{entity}」删除了字段「{field}」：该列改名归档，数据不丢失",
+        "“{entity}” loses the field “{field}”: its column is archived, no data is lost",
+    ),
+    "archive_table": ("「{entity}」已删除：数据表归档保留，数据不丢失", "“{entity}” is removed: its table is archived"),
+    "widen_column": (
+        "「{entity}」的字段「{field}」可以存更长或更大的值（扩大列）",
+        "“{entity}”.“{field}” holds longer or larger values (column widened)",
+    ),
+    "create_index": ("为「{entity}」建立索引，列表和查询更快", "An index on “{entity}” for faster lists and queries"),
+    "drop_index": ("删除「{entity}」上不再需要的索引", "An index on “{entity}” that is no longer needed is dropped"),
+    "note": (
+        "「{entity}」的「{field}」设置有变化，无需改动数据库",
+        "A setting of “{entity}”.“{field}” changed; the database needs no change",
+    ),
+    "encrypt_column": (
+        "「{entity}」的「{field}」改为敏感信息：现有的值加密保存",
+        "“{entity}”.“{field}” becomes sensitive: existing values are encrypted",
+    ),
+    "decrypt_column": (
+        "「{entity}」的「{field}」不再是敏感信息：现有的值解密保存",
+        "“{entity}”.“{field}” is no longer sensitive: existing values are decrypted",
+    ),
+    "reindex_column": (
+        "「{entity}」的「{field}」重建检索索引",
+        "“{entity}”.“{field}”: its search index is rebuilt",
+    ),
+}
+
+
+def step_summary(step: Any, entities: list[Any]) -> dict[str, str] | None:
+    """A migration step in a department manager's words ({zh, en}), naming the entity and field by their
+    labels; None for a step kind without words (the technical description is shown then)."""
+    words = STEP_WORDS.get(step.action)
+    if words is None:
+        return None
+    entity = next((e for e in entities if step.table == e.table_name), None)
+    child = None
+    if entity is None:
+        for e in entities:
+            child = next((f for f in e.fields if f.type == "child_table" and e.child_table_name(f) == step.table), None)
+            if child is not None:
+                entity = e
+                break
+    field = None
+    if entity is not None and step.column:
+        fields = child.children if child is not None else entity.fields
+        field = next((f for f in fields if f.name == step.column), None)
+    out = {}
+    for i, lang in enumerate(("zh", "en")):
+        entity_name = entity.label_in(lang) if entity is not None else step.table
+        if child is not None:
+            entity_name += " · " + (label_pair(child.label)[i] or child.name)
+        field_name = (label_pair(field.label)[i] or field.name) if field is not None else (step.column or "")
+        out[lang] = words[i].format(entity=entity_name, field=field_name)
+    return out

@@ -112,6 +112,8 @@ def test_pl19_publish_shows_the_preview_needs_a_comment_and_rollback_brings_the_
         failing = page.by_id("preview-records").find("li", **{"data-entity": "wf_review"})
         assert failing.find("span", **{"data-invalid-count": "3"}) and "3 条现有记录" in failing.text()
         assert "意见甲" in failing.text()
+        step = page.by_id("preview-steps").find("li", **{"data-action": "note"}).text()
+        assert "无需改动数据库" in step and "批准金额" in step  # in words, not "field 'x.y': required changed"
         changes = page.by_id("publish-changes").text()
         assert "wf_review" in changes
         token = csrf_of(admin.get(f"/builder/{PACK_ID}/publish").text)
