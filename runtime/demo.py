@@ -4,6 +4,8 @@ A demo file holds either records of one entity or the demo organisation: departm
 between packs: an existing code is reused) and users with their roles (an existing username is reused).
 Records may refer to each other as "@entity:key" where key is the value of the field named by the
 demo file's "key", to a demo user as "@user:username" and to a demo department as "@department:code".
+Dates may be relative to the day the demo loads ("@date:-30", "@datetime:-3 14:30", "@month:-5";
+runtime/demo_dates.py), so the demo never ages.
 Loading is skipped for an entity that already has records, so running the demo twice never duplicates
 data.
 
@@ -21,6 +23,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from runtime.blueprints.model import Pack
+from runtime.clock import Clock
+from runtime.demo_dates import PREFIXES as RELATIVE_DATE_PREFIXES
+from runtime.demo_dates import resolve_relative_date
 from runtime.identity.policy import generate_password
 from runtime.permissions.admin import PeopleAdmin
 from runtime.records import Context
@@ -45,17 +50,19 @@ class DemoLogin:
     title: str = ""
 
 
-def _resolve(value: Any, keys: Keys) -> Any:
+def _resolve(value: Any, keys: Keys, clock: Clock) -> Any:
     if isinstance(value, str) and value.startswith("@") and ":" in value:
         entity, key = value[1:].split(":", 1)
+        if entity in RELATIVE_DATE_PREFIXES:
+            return resolve_relative_date(value, clock)
         if (entity, key) not in keys:
             what = f"demo {entity}" if entity in PLATFORM_REFERENCES else "loaded record"
             raise ValueError(f"demo reference {value} does not match any {what}")
         return keys[(entity, key)]
     if isinstance(value, list):
-        return [_resolve(v, keys) for v in value]
+        return [_resolve(v, keys, clock) for v in value]
     if isinstance(value, dict):
-        return {k: _resolve(v, keys) for k, v in value.items()}
+        return {k: _resolve(v, keys, clock) for k, v in value.items()}
     return value
 
 
@@ -76,7 +83,7 @@ def load_demo(app: Tessera, pack: Pack, ctx: Context = DEMO_CONTEXT) -> dict[str
                     keys.update({(entity, str(row[1])): row.id for row in rows})
                 continue
         for raw in doc["records"]:
-            record = app.records.create(entity, _resolve(raw, keys), ctx)
+            record = app.records.create(entity, _resolve(raw, keys, app.clock), ctx)
             if key_field:
                 keys[(entity, str(raw[key_field]))] = record["id"]
             created[entity] = created.get(entity, 0) + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,42 @@ def test_pl02_owner_and_department_fields_must_have_the_right_type(tmp_path: Pat
         ("/owner_field", "'dept' is not a user field of this entity"),
         ("/department_field", "'ghost' is not a department field of this entity"),
     }
+
+
+# relative dates: the demo never ages ------------------------------------------------------------------
+def _with_relative_dates(docs: dict[str, Any]) -> None:
+    first, second = docs["demo/specimens.json"]["records"][:2]
+    first.update(visit_date="@date:-30", visited_at="@datetime:-1 14:30")
+    second.update(visit_date="@month:-13", visited_at="@datetime:+2 08:05")
+
+
+def test_pl20_demo_dates_are_relative_to_the_day_it_loads(
+    make_tessera: Callable[..., Tessera], tmp_path: Path, clock: Any
+) -> None:
+    """A demo loaded a year after it was written still shows last month's visits as last month's."""
+    clock.set(datetime(2027, 3, 1, 17, 0))  # 2027-03-02 01:00 in Shanghai: the hospital's today is the 2nd
+    app = make_tessera(str(pack_variant(ALL_FIELDS, tmp_path / "all_fields", _with_relative_dates)))
+    load_demo(app, app.registry.packs["all_fields"])
+    rows = {s["title"]: s for s in app.records.list("specimen", ListQuery(), CTX).items}
+    first, second = (
+        rows[r["title"]] for r in json.loads((ALL_FIELDS / "demo/specimens.json").read_text())["records"][:2]
+    )
+    assert first["visit_date"] == "2027-01-31"
+    assert first["visited_at"].startswith("2027-03-01T06:30"), "14:30 in Shanghai is stored as 06:30 UTC"
+    assert second["visit_date"] == "2026-02-01"
+    assert second["visited_at"].startswith("2027-03-04T00:05")
+
+
+def test_pl02_malformed_relative_demo_dates_are_named(tmp_path: Path) -> None:
+    def change(docs: dict[str, Any]) -> None:
+        docs["demo/specimens.json"]["records"][0]["visit_date"] = "@date:yesterday"
+
+    with pytest.raises(PackInvalid) as info:
+        load_pack(pack_variant(ALL_FIELDS, tmp_path / "all_fields", change))
+    assert [(e.file, e.pointer, e.message) for e in info.value.errors] == [
+        (
+            "demo/specimens.json",
+            "/records/0/visit_date",
+            "'@date:yesterday' is not a relative date: use @date:-30, @datetime:-3 14:30 or @month:-5",
+        )
+    ]

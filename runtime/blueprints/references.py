@@ -8,6 +8,8 @@ from collections.abc import Iterable
 
 from runtime.blueprints.errors import PackError, pointer
 from runtime.blueprints.model import CHILD_SYSTEM_FIELDS, SYSTEM_FIELDS, Entity, Field, Pack
+from runtime.demo_dates import PREFIXES as RELATIVE_DATE_PREFIXES
+from runtime.demo_dates import is_relative_date
 from runtime.expressions import check_expression
 from runtime.fields.types import FIELD_TYPES
 
@@ -271,6 +273,12 @@ class _Checker:
                     if kind in known and key not in known[kind]:
                         self.error(
                             doc["_file"], ["records", i, name], f"no demo {kind} '{key}' is declared in this pack"
+                        )
+                    elif kind in RELATIVE_DATE_PREFIXES and not is_relative_date(value):
+                        self.error(
+                            doc["_file"],
+                            ["records", i, name],
+                            f"'{value}' is not a relative date: use @date:-30, @datetime:-3 14:30 or @month:-5",
                         )
 
     def _check_organisation(self, doc: dict, departments: set[str]) -> None:
