@@ -529,3 +529,21 @@ def test_pl15_done_by_me_lists_every_completed_task_paginated_also_as_administra
     admin_done, admin_total = done_by(org.wf, org.ctx("admin"))
     assert admin_total == 2 and {t["id"] for t in admin_done} == {t["id"] for t in tasks[5:]}
     assert done_by(org.wf, org.ctx("mgr"), process_id="mdt_consultation") == ([], 0)
+
+
+def test_pl14_a_version_deployed_by_another_worker_is_used_by_the_next_start(org: Org, make_tessera) -> None:
+    """Starts skip the "newest version" lookup (the id is cached per worker) but never start an outdated one:
+    the start's insert sees the newer version, its step is undone and runs again on the newest."""
+    first = org.wf.start("approval", {"amount": 1, "type": "x", "title": "v1", "signoff": "none"}, org.ctx("req"))
+    assert first["spec_version"] == 1
+    other_worker = make_tessera()
+    xml = APPROVAL.read_text("utf-8").replace('name="Manager review"', 'name="Line manager review"')
+    other_worker.workflows.register_bpmn(xml, "approval_v2.bpmn")
+    second = org.wf.start("approval", {"amount": 1, "type": "x", "title": "v2", "signoff": "none"}, org.ctx("req"))
+    assert second["spec_version"] == 2
+    assert [t["name"] for t in second["current"]] == ["Line manager review"]
+    with org.tessera.db.read() as conn:  # the undone attempt left nothing behind
+        instances = conn.execute(sa.select(pt.wf_instances.c.id)).scalars().all()
+        tasks = conn.execute(sa.select(pt.wf_tasks.c.instance_id)).scalars().all()
+    assert sorted(instances) == sorted([first["id"], second["id"]]) and sorted(tasks) == sorted(instances)
+    assert [t["name"] for t in org.inbox("mgr")] == ["Manager review", "Line manager review"]

@@ -17,13 +17,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from runtime.storage.lazy_begin import LazyBeginConnection
+
 WRITE_OPTION = "tessera_write"
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url, echo)
-    engine = sa.create_engine(url, echo=echo, pool_size=10, max_overflow=20, future=True)
+    connect_args: dict[str, Any] = {}
+    if sa.engine.make_url(url).get_driver_name() == "psycopg2":
+        connect_args["connection_factory"] = LazyBeginConnection  # BEGIN rides on the first statement
+    engine = sa.create_engine(url, echo=echo, pool_size=10, max_overflow=20, future=True, connect_args=connect_args)
     _ping_idle_connections(engine)
     return engine
 

@@ -39,3 +39,12 @@ class TaskClosed(Conflict):
     """The task was completed or cancelled meanwhile (two people acting on the same step)."""
 
     code = "task_closed"
+
+
+class StaleSpec(Exception):
+    """Internal: a start used a cached spec id and a newer version of the process exists; the host undoes the
+    step and starts again on the newest version (never reaches a caller)."""
+
+    def __init__(self, process_id: str):
+        super().__init__(f"process '{process_id}' has a newer version than the one cached")
+        self.process_id = process_id

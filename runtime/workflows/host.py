@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
@@ -43,7 +45,7 @@ from runtime.workflows.assignment import MANAGER_ROLE, assignment, builtin, prop
 from runtime.workflows.clocked import engine_clock
 from runtime.workflows.data import json_safe
 from runtime.workflows.engine import SandboxEnvironment, SandboxScriptEngine
-from runtime.workflows.errors import TaskClosed, WorkflowError
+from runtime.workflows.errors import StaleSpec, TaskClosed, WorkflowError
 from runtime.workflows.specs import REPO_WORKFLOWS, SpecRow, SpecStore, bpmn_files
 from runtime.workflows.state import StateCodec
 from runtime.workflows.views import task_json
@@ -54,6 +56,8 @@ WORKFLOW_CTX = Context(channel="workflow", lang="en")
 """Service tasks act as the platform (channel "workflow" in the audit trail)."""
 OPEN_KEY = "tessera_open"
 """Root task internal data: the spiff ids of the steps that have an open inbox row (saves a query per step)."""
+_TIMERS = (TimerEventDefinition, MultipleEventDefinition)
+"""What SpiffWorkflow's refresh_timers looks at."""
 COMMENT_VAR = "_outcome_comment"
 """Where a task's outcome comment goes in the task data (a form field may be called ``comment``)."""
 
@@ -123,7 +127,16 @@ class WorkflowHost:
             instance["id"] = store.insert_instance(conn, row)
             for event in instance.get("_events", []):
                 event["instance_id"] = instance["id"]
+            if instance.get("_expect_version") is not None:  # checked once the engine has run (in _sync)
+                instance["_newest"] = self.specs.newest_version(conn, instance["process_id"])
         return instance["id"]
+
+    def _check_newest(self, instance: dict[str, Any], newest: int | None) -> None:
+        """A start on a cached spec id: if a newer version was registered meanwhile (by another worker), the
+        step is undone (its transaction rolls back) and ``start`` runs it again on the newest version."""
+        expected = instance.get("_expect_version")
+        if expected is not None and newest != expected:
+            raise StaleSpec(instance["process_id"])
 
     def load_state(self, conn: Connection, instance: dict[str, Any]) -> BpmnWorkflow:
         """The instance's workflow object (the parsed spec comes from the cache; no script engine set)."""
@@ -164,11 +177,13 @@ class WorkflowHost:
             raise WorkflowError(f"{type(exc).__name__}: {exc}", process_id=instance["process_id"]) from None
 
     def _advance(self, conn: Connection, instance: dict[str, Any], wf: BpmnWorkflow, clock: Clock) -> None:
-        """Engine steps, then timers (a due timer needs a refresh and a second pass)."""
+        """Engine steps, then timers (a due timer needs a refresh and a second pass). A process without timer
+        events anywhere (SpiffWorkflow's refresh_timers would find nothing) needs neither."""
         with self._running(conn, instance, clock):
             wf.do_engine_steps()
-            wf.refresh_timers()
-            wf.do_engine_steps()
+            if _has_timers(wf):
+                wf.refresh_timers()
+                wf.do_engine_steps()
 
     def _sync(self, conn: Connection, instance: dict[str, Any], wf: BpmnWorkflow, clock: Clock) -> dict[str, Any]:
         """Inbox tasks, timer due times, message routes, history and the saved state, from the workflow as it now
@@ -220,15 +235,21 @@ class WorkflowHost:
         if status == "completed":
             self._event(instance, now, "completed")
         changes = {"state": self.codec.dumps(wf), "status": status, "updated_at": now, "error": None}
-        if instance.get("id") is None:  # a new instance: one insert with its first state
+        if instance.get("id") is None:  # a new instance: one insert with its first state, tasks and events
             instance.update(changes)
-            self._ensure_id(conn, instance)
+            row = {k: v for k, v in instance.items() if not k.startswith("_") and k != "id"}
+            instance["id"], task_ids, newest = store.insert_new_instance(
+                conn, row, new_rows, instance.pop("_events", []), newest=instance.get("_expect_version") is not None
+            )
+            self._check_newest(instance, newest)
         else:
+            if "_newest" in instance:  # a new instance inserted early (its id was needed)
+                self._check_newest(instance, instance.pop("_newest"))
             store.save_step(conn, instance, changes, instance.pop("_task_done", None), instance.pop("_events", []))
+            for row in new_rows:
+                row["instance_id"] = instance["id"]
+            task_ids = store.insert_tasks_and_events(conn, new_rows, instance.pop("_events", []))
         instance_id = instance["id"]
-        for row in new_rows:
-            row["instance_id"] = instance_id
-        task_ids = store.insert_tasks_and_events(conn, new_rows, instance.pop("_events", []))
         store.cancel_spiff_tasks(conn, instance_id, stale)
         if timers or instance.get("_had_timers", True):
             store.replace_timers(conn, instance_id, timers)
@@ -262,13 +283,43 @@ class WorkflowHost:
         """Start the newest version of a process as ``ctx`` (who must be allowed to: see ``may_start``); returns
         the lean step result (``instance()`` has the full view)."""
         self.ensure_repo_specs()
+        cached = self.specs.cached_latest(process_id)
+        try:
+            with self.db.write() as conn:
+                return self._start_checked(conn, process_id, data, ctx, record, correlation_key, cached)
+        except StaleSpec:  # a newer version appeared since the id was cached: start that one instead
+            self.specs.forget_latest(process_id)
         with self.db.write() as conn:
-            spec_id = self.specs.latest_id(conn, process_id)
-            if spec_id is None:
-                raise NotFound(f"no workflow process '{process_id}'")
-            if not self._may_start(self.specs.parsed_by_id(conn, spec_id), ctx):
-                raise Forbidden(f"you may not start the process '{process_id}' (it names the roles that may)")
-            return self._start(conn, process_id, data or {}, ctx, record, correlation_key, self.clock, spec_id=spec_id)
+            return self._start_checked(conn, process_id, data, ctx, record, correlation_key, None)
+
+    def _start_checked(
+        self,
+        conn: Connection,
+        process_id: str,
+        data: dict[str, Any] | None,
+        ctx: Context,
+        record: tuple[str, int] | None,
+        correlation_key: str | None,
+        cached: tuple[int, int] | None,
+    ) -> dict[str, Any]:
+        """``start`` in its transaction: with a cached (spec id, version) no lookup statement is needed, and the
+        instance insert checks the version is still the newest (see ``_check_newest``)."""
+        spec_id = cached[0] if cached else self.specs.latest_id(conn, process_id)
+        if spec_id is None:
+            raise NotFound(f"no workflow process '{process_id}'")
+        if not self._may_start(self.specs.parsed_by_id(conn, spec_id), ctx):
+            raise Forbidden(f"you may not start the process '{process_id}' (it names the roles that may)")
+        return self._start(
+            conn,
+            process_id,
+            data or {},
+            ctx,
+            record,
+            correlation_key,
+            self.clock,
+            spec_id=spec_id,
+            expect_version=cached[1] if cached else None,
+        )
 
     def start_in(
         self,
@@ -316,6 +367,7 @@ class WorkflowHost:
         clock: Clock,
         message: tuple[str, Any] | None = None,
         spec_id: int | None = None,
+        expect_version: int | None = None,
     ) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise WorkflowError("the start data must be a JSON object", process_id=process_id)
@@ -347,6 +399,7 @@ class WorkflowHost:
         }
         instance["id"] = None  # inserted with its first state at the end of the step (see _ensure_id)
         instance["_had_timers"] = False
+        instance["_expect_version"] = expect_version
         wf = BpmnWorkflow(parsed.spec, parsed.subprocesses)
         wf.script_engine = self._engine(conn, instance, clock)
         start_data = {"requester": ctx.user_id, **data}
@@ -770,6 +823,21 @@ def _comment_required(props: dict[str, str]) -> set[str]:
     if raw is None:
         return {"reject"}
     return {o.strip() for o in raw.split(",") if o.strip()}
+
+
+_TIMED: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+"""Parsed process spec -> whether it or one of its subprocesses has timer events (computed once per spec)."""
+
+
+def _has_timers(wf: BpmnWorkflow) -> bool:
+    """Whether the process or one of its subprocesses has an event that SpiffWorkflow's refresh_timers updates."""
+    timed = _TIMED.get(wf.spec)
+    if timed is None:
+        specs = [wf.spec, *wf.subprocess_specs.values()]
+        timed = _TIMED[wf.spec] = any(
+            isinstance(getattr(ts, "event_definition", None), _TIMERS) for sp in specs for ts in sp.task_specs.values()
+        )
+    return timed
 
 
 def _due(value: Any) -> datetime | None:

@@ -30,11 +30,14 @@ from runtime.workflows.errors import SpecInvalid
 REPO_WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 EXPRESSION_PROPERTIES = ("assignee",)
 _LATEST_ID = (
-    sa.select(pt.wf_specs.c.id)
+    sa.select(pt.wf_specs.c.id, pt.wf_specs.c.version)
     .where(pt.wf_specs.c.process_id == sa.bindparam("b_process"))
     .order_by(pt.wf_specs.c.version.desc())
     .limit(1)
 )  # built once: its compiled form is cached, a new statement per call costs more than the query
+_NEWEST_VERSION = sa.select(sa.func.max(pt.wf_specs.c.version)).where(
+    pt.wf_specs.c.process_id == sa.bindparam("b_process")
+)
 
 
 @dataclass(frozen=True)
@@ -145,11 +148,16 @@ class SpecStore:
     def __init__(self) -> None:
         self._versions: dict[int, int] = {}
         self._parsed: dict[int, Parsed] = {}
+        self._latest: dict[str, tuple[int, int]] = {}
+        """process id -> (spec id, version) of its newest version as last seen; may be stale (another worker
+        registered a newer one): a start that uses it checks the newest version in its own insert."""
 
     def register(self, conn: Connection, xml: str, source: str, now: datetime) -> list[SpecRow]:
         """Store each process of the file unless the same content is already stored; returns the rows."""
         processes = parse_bpmn(xml, source)
         digest = sha256(xml)
+        for process_id in processes:
+            self._latest.pop(process_id, None)
         rows = []
         t = pt.wf_specs
         for process_id in processes:
@@ -172,7 +180,22 @@ class SpecStore:
 
     def latest_id(self, conn: Connection, process_id: str) -> int | None:
         """The newest version's id, without reading its XML (parsed specs are cached by id)."""
-        return conn.execute(_LATEST_ID, {"b_process": process_id}).scalar()
+        row = conn.execute(_LATEST_ID, {"b_process": process_id}).first()
+        if row is None:
+            return None
+        self._latest[process_id] = (row.id, row.version)
+        self._versions[row.id] = row.version
+        return row.id
+
+    def newest_version(self, conn: Connection, process_id: str) -> int | None:
+        return conn.execute(_NEWEST_VERSION, {"b_process": process_id}).scalar()
+
+    def cached_latest(self, process_id: str) -> tuple[int, int] | None:
+        """(spec id, version) of the newest version as last looked up here, or None; possibly stale."""
+        return self._latest.get(process_id)
+
+    def forget_latest(self, process_id: str) -> None:
+        self._latest.pop(process_id, None)
 
     def version_of(self, conn: Connection, spec_id: int) -> int:
         """A spec row never changes, so its version number is cached."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +38,37 @@ _TASK_WITH_INSTANCE = (
     .where(_T.c.id == sa.bindparam("b_id"))
 )
 _TASK_WITH_INSTANCE_LOCKED = _TASK_WITH_INSTANCE.with_for_update(of=[_T, _I])
+
+
+def driver_execute(conn: Connection, sql: str, params: dict[str, Any]) -> tuple[list[tuple], int]:
+    """Run SQL on the connection's DBAPI cursor, inside its transaction: (rows, rowcount).
+
+    For the PostgreSQL statements of a workflow step, which bind their own parameters: SQLAlchemy's execution
+    context and result objects cost more than the rest of the Python side of such a statement. Engine listeners
+    still see the SQL (as in runtime/records/fetch.py) and driver errors become SQLAlchemy's exceptions (the
+    API maps IntegrityError and OperationalError to their statuses)."""
+    events = conn.dispatch
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        for listener in events.before_cursor_execute:
+            listener(conn, cursor, sql, params, None, False)
+        try:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall() if cursor.description is not None else []
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise sa.exc.DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error) from exc
+        for listener in events.after_cursor_execute:
+            listener(conn, cursor, sql, params, None, False)
+        return rows, cursor.rowcount
+    finally:
+        cursor.close()
+
+
+@lru_cache(maxsize=4)
+def _locked_task_sql(dialect: sa.Dialect) -> tuple[str, list[str]]:
+    """The task + instance ``SELECT ... FOR UPDATE`` compiled once (pyformat parameters) and its column names."""
+    compiled = _TASK_WITH_INSTANCE_LOCKED.compile(dialect=dialect)
+    return compiled.string, [c.key for c in _TASK_WITH_INSTANCE_LOCKED.selected_columns]
 
 
 def insert_instance(conn: Connection, values: dict[str, Any]) -> int:
@@ -90,8 +122,8 @@ def save_step(
     parts.append(f"UPDATE {_I.name} SET {sets}, version = %(s_new)s WHERE id = %(s_id)s AND version = %(s_old)s")
     params.update({f"s_{k}": v for k, v in changes.items()})
     params.update(s_new=instance["version"] + 1, s_id=instance["id"], s_old=instance["version"])
-    result = conn.exec_driver_sql(";\n".join(parts), params)
-    if result.rowcount != 1:
+    _rows, rowcount = driver_execute(conn, ";\n".join(parts), params)
+    if rowcount != 1:
         raise Conflict(f"workflow instance #{instance['id']} was changed by someone else meanwhile; try again")
     instance.update(changes, version=instance["version"] + 1)
 
@@ -99,11 +131,13 @@ def save_step(
 _STEP_COLUMNS = ("state", "status", "updated_at", "error")
 
 
-def _events_sql(events: list[dict[str, Any]], params: dict[str, Any]) -> str:
-    """One multi-row INSERT of history events for a ;-joined PostgreSQL batch (adds its parameters)."""
+def _events_sql(events: list[dict[str, Any]], params: dict[str, Any], instance_sql: str | None = None) -> str:
+    """One multi-row INSERT of history events for a ;-joined PostgreSQL batch (adds its parameters);
+    ``instance_sql`` replaces each event's instance id (the id of the instance inserted just before)."""
     rows = []
     for n, event in enumerate(events):
-        rows.append(f"(%(e{n}_i)s, %(e{n}_at)s, %(e{n}_k)s, %(e{n}_a)s, %(e{n}_el)s, %(e{n}_d)s)")
+        instance = instance_sql or f"%(e{n}_i)s"
+        rows.append(f"({instance}, %(e{n}_at)s, %(e{n}_k)s, %(e{n}_a)s, %(e{n}_el)s, %(e{n}_d)s)")
         params.update(
             {
                 f"e{n}_i": event["instance_id"],
@@ -134,8 +168,65 @@ def insert_tasks_and_events(conn: Connection, rows: list[dict[str, Any]], events
     sql = _events_sql(events, params) + (
         f";\nINSERT INTO {_T.name} ({columns}) VALUES {', '.join(task_values)} RETURNING id, spiff_id"
     )
-    ids = {r.spiff_id: int(r.id) for r in conn.exec_driver_sql(sql, params)}
+    ids = {spiff_id: int(task_id) for task_id, spiff_id in driver_execute(conn, sql, params)[0]}
     return [ids[row["spiff_id"]] for row in rows]
+
+
+_INSTANCE_COLUMNS = [c.name for c in _I.c if c.name != "id"]
+_NEW_ID = f"currval(pg_get_serial_sequence('{_I.name}', 'id'))"
+_LATEST_VERSION = f"(SELECT max(version) FROM {pt.wf_specs.name} WHERE process_id = %(x_process)s)"
+_LATEST_VERSION_OF = sa.select(sa.func.max(pt.wf_specs.c.version)).where(
+    pt.wf_specs.c.process_id == sa.bindparam("b_process")
+)
+
+
+def insert_new_instance(
+    conn: Connection,
+    instance: dict[str, Any],
+    rows: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    *,
+    newest: bool = False,
+) -> tuple[int, list[int], int | None]:
+    """A new instance with its first state, its inbox rows and its history events; returns its id, the task ids
+    (in the order of ``rows``) and, if ``newest`` is asked for, the newest version of its process now (the check
+    of a cached spec id). On PostgreSQL all of it is ONE round trip (the rows take the instance's id from its
+    sequence)."""
+    if conn.dialect.name != "postgresql":
+        instance_id = insert_instance(conn, instance)
+        for row in [*rows, *events]:
+            row["instance_id"] = instance_id
+        add_events(conn, events)
+        task_ids = insert_tasks(conn, rows)
+        latest = conn.execute(_LATEST_VERSION_OF, {"b_process": instance["process_id"]}).scalar() if newest else None
+        return instance_id, task_ids, latest
+    params: dict[str, Any] = {f"n_{c}": instance.get(c) for c in _INSTANCE_COLUMNS}
+    params["n_correlation"] = json.dumps(instance["correlation"])
+    params["x_process"] = instance["process_id"]
+    latest_sql = _LATEST_VERSION if newest else "NULL"
+    columns = ", ".join(_INSTANCE_COLUMNS)
+    values = ", ".join(f"%(n_{c})s" for c in _INSTANCE_COLUMNS)
+    parts = [f"INSERT INTO {_I.name} ({columns}) VALUES ({values})"]
+    if events:
+        parts.append(_events_sql(events, params, _NEW_ID))
+    if rows:
+        task_values = []
+        for n, row in enumerate(rows):
+            cells = [_NEW_ID if c == "instance_id" else f"%(r{n}_{c})s" for c in _TASK_COLUMNS]
+            task_values.append("(" + ", ".join(cells) + ")")
+            params.update({f"r{n}_{c}": row.get(c) for c in _TASK_COLUMNS if c != "instance_id"})
+        parts.append(
+            f"INSERT INTO {_T.name} ({', '.join(_TASK_COLUMNS)}) VALUES {', '.join(task_values)} "
+            f"RETURNING instance_id, id, spiff_id, {latest_sql}"
+        )
+    else:
+        parts.append(f"SELECT {_NEW_ID}, NULL, NULL, {latest_sql}")
+    result, _count = driver_execute(conn, ";\n".join(parts), params)
+    ids = {r[2]: int(r[1]) for r in result if r[2] is not None}
+    instance_id = int(result[0][0])
+    for row in [*rows, *events]:
+        row["instance_id"] = instance_id
+    return instance_id, [ids[row["spiff_id"]] for row in rows], result[0][3]
 
 
 def load_task(conn: Connection, task_id: int) -> dict[str, Any]:
@@ -171,8 +262,12 @@ def insert_tasks(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
 
 def task_and_instance(conn: Connection, task_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """A task and its instance in one statement, both locked on PostgreSQL (the step's first read)."""
-    q = _TASK_WITH_INSTANCE_LOCKED if conn.dialect.name == "postgresql" else _TASK_WITH_INSTANCE
-    row = conn.execute(q, {"b_id": task_id}).mappings().first()
+    if conn.dialect.name == "postgresql":
+        sql, names = _locked_task_sql(conn.dialect)
+        rows, _count = driver_execute(conn, sql, {"b_id": task_id})
+        row = dict(zip(names, rows[0], strict=True)) if rows else None
+    else:
+        row = conn.execute(_TASK_WITH_INSTANCE, {"b_id": task_id}).mappings().first()
     if row is None:
         raise NotFound(f"no workflow task #{task_id}")
     task, instance = {}, {}
