@@ -8,8 +8,8 @@ the app clock when the demo loads:
 - ``@datetime:-3 14:30``  that day at 14:30 hospital-local time (stored as UTC like any datetime input)
 - ``@month:-5``  the first day of the month five months ago (``@month:0`` is this month)
 
-"Today" is the hospital's local date (``runtime.clock.local_zone``), which is what a user reading the
-demo sees as today.
+"Today" is the clock's today(), the same day expressions see (validations like "a signing date cannot be
+in the future" compare against it); only the time of day of ``@datetime`` is hospital-local.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 
-from runtime.clock import Clock, local_zone, utc_to_local
+from runtime.clock import Clock, local_zone
 
 _DATE = re.compile(r"@date:([+-]?\d{1,5})")
 _DATETIME = re.compile(r"@datetime:([+-]?\d{1,5}) ([01]\d|2[0-3]):([0-5]\d)")
@@ -39,7 +39,7 @@ def resolve_relative_date(value: str, clock: Clock) -> str:
     Raises ValueError for a value that starts like a relative date but is malformed, so a typo in a demo
     file is reported instead of being stored as text.
     """
-    today = utc_to_local(clock.now()).date()
+    today = clock.today()
     if match := _DATE.fullmatch(value):
         return (today + timedelta(days=int(match[1]))).isoformat()
     if match := _DATETIME.fullmatch(value):

@@ -135,6 +135,12 @@ class Registry:
         return oset.values() if oset else []
 
     def default_form(self, entity_id: str) -> Form | None:
+        """The form of the entity's default list view, else its first form: an action form (assign a liaison)
+        that sorts first by name must not become the record page's layout."""
+        view = self.default_view(entity_id)
+        named = self.forms.get(view.opt("form") or "") if view is not None else None
+        if named is not None and named.entity == entity_id:
+            return named
         return next((f for f in self.forms.values() if f.entity == entity_id), None)
 
     def default_view(self, entity_id: str) -> View | None:

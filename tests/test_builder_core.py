@@ -155,7 +155,8 @@ def test_pl19_drafts_and_versions_live_in_tables_made_by_migration_0010(
     from runtime.storage import migrate
 
     app = make_tessera()
-    assert migrate.current_revision(app.db) == migrate.head_revision() == "0010"
+    assert migrate.current_revision(app.db) == migrate.head_revision()
+    assert migrate.head_revision() >= "0010", "the builder's tables arrived with migration 0010"
     inspector = sa.inspect(app.db.engine)
     for table in (drafts, versions, bases):
         live = {c["name"] for c in inspector.get_columns(table.name)}

@@ -141,17 +141,18 @@ def test_pl20_demo_dates_are_relative_to_the_day_it_loads(
     make_tessera: Callable[..., Tessera], tmp_path: Path, clock: Any
 ) -> None:
     """A demo loaded a year after it was written still shows last month's visits as last month's."""
-    clock.set(datetime(2027, 3, 1, 17, 0))  # 2027-03-02 01:00 in Shanghai: the hospital's today is the 2nd
+    clock.set(datetime(2027, 3, 1, 17, 0))  # already the 2nd in Shanghai: dates follow today() (the 1st), as
+    # validations do, and only the time of day is local
     app = make_tessera(str(pack_variant(ALL_FIELDS, tmp_path / "all_fields", _with_relative_dates)))
     load_demo(app, app.registry.packs["all_fields"])
     rows = {s["title"]: s for s in app.records.list("specimen", ListQuery(), CTX).items}
     first, second = (
         rows[r["title"]] for r in json.loads((ALL_FIELDS / "demo/specimens.json").read_text())["records"][:2]
     )
-    assert first["visit_date"] == "2027-01-31"
-    assert first["visited_at"].startswith("2027-03-01T06:30"), "14:30 in Shanghai is stored as 06:30 UTC"
+    assert first["visit_date"] == "2027-01-30"
+    assert first["visited_at"].startswith("2027-02-28T06:30"), "14:30 in Shanghai is stored as 06:30 UTC"
     assert second["visit_date"] == "2026-02-01"
-    assert second["visited_at"].startswith("2027-03-04T00:05")
+    assert second["visited_at"].startswith("2027-03-03T00:05")
 
 
 def test_pl02_malformed_relative_demo_dates_are_named(tmp_path: Path) -> None:

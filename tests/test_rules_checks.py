@@ -70,6 +70,12 @@ def test_pl09_the_rules_pack_loads() -> None:
             "/actions/1/recipients/0/field",
             "not a user field",
         ),
+        (
+            "rules/contract_expiry.json",
+            lambda d: d["actions"][1]["recipients"].append({"role": "approver", "over": "name"}),
+            "/actions/1/recipients/1/over",
+            "not a user field",
+        ),
         ("rules/contract_created.json", lambda d: d.pop("entity"), "/entity", "needs 'entity'"),
         ("state_machines/lead.json", lambda d: d.update(initial="fresh"), "/initial", "initial state 'fresh'"),
         (

@@ -70,7 +70,7 @@ def post_new(client: httpx.Client, data: dict[str, Any]) -> httpx.Response:
 
 # sign-in ----------------------------------------------------------------------------------------
 def test_anonymous_visitors_are_sent_to_login(ui_url: str) -> None:
-    with httpx.Client(base_url=ui_url) as client:
+    with httpx.Client(base_url=ui_url, timeout=30) as client:
         r = client.get("/v/specimen_list?level=3A")
         assert r.status_code == 303
         assert r.headers["location"] == "/login?next=%2Fv%2Fspecimen_list%3Flevel%3D3A"
@@ -82,7 +82,7 @@ def test_anonymous_visitors_are_sent_to_login(ui_url: str) -> None:
 
 
 def test_login_with_wrong_password_then_right_one(ui_url: str) -> None:
-    with httpx.Client(base_url=ui_url) as client:
+    with httpx.Client(base_url=ui_url, timeout=30) as client:
         bad = sign_in(client, password="wrong")
         assert bad.status_code == 401
         assert "用户名或密码不正确" in dom(bad.text).by_id("login-error").text()

@@ -228,8 +228,10 @@ def _merge_catalogues() -> None:
     """Add the per-area catalogues of ui/messages; a key defined twice is a bug, so it fails loudly."""
     import ui.messages.builder as builder_pages  # builder home, versions, flows, editors (issue 7, BC)
     import ui.messages.builder_forms as builder_forms  # noqa: PLR0402 - form, entity and view designers (issue 7, BB)
+    import ui.messages.imports as imports  # noqa: PLR0402 - record import page (ui/routes/record_imports.py)
     import ui.messages.notify as notify  # noqa: PLR0402 - notification centre, templates, delivery log
     import ui.messages.reports as reports  # noqa: PLR0402 - one line per catalogue keeps concurrent edits apart
+    import ui.messages.segments as segments  # noqa: PLR0402 - saved target groups (ui/routes/segments.py)
     from ui.messages import account, admin_logs, admin_people, automation, exports, followups, jobs, pools, tasks
 
     for module in (
@@ -246,6 +248,8 @@ def _merge_catalogues() -> None:
         automation,
         reports,
         notify,
+        segments,
+        imports,
     ):
         for key, texts in module.MESSAGES.items():
             if key in MESSAGES:

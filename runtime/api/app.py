@@ -23,6 +23,7 @@ from runtime.api import (
     routes_exports,
     routes_files,
     routes_followups,
+    routes_imports,
     routes_meta,
     routes_notify,
     routes_people,
@@ -31,6 +32,7 @@ from runtime.api import (
     routes_reports,
     routes_scores,
     routes_search,
+    routes_segments,
     routes_tokens,
     routes_workflows,
 )
@@ -99,6 +101,7 @@ def create_app(tessera: Tessera | None = None, *, extensions: list[Extension] | 
         routes_meta.router,
         routes_admin.router,
         routes_exports.router,  # before the records routes: /{entity}/export is not a record id
+        routes_imports.router,  # likewise /{entity}/import (runtime/records/imports)
         routes_search.router,
         routes_actions.router,  # record actions and inbound events (runtime/automation/states, rules)
         routes_reports.router,  # reports, dashboards, scheduled delivery (runtime/reports)
@@ -111,6 +114,7 @@ def create_app(tessera: Tessera | None = None, *, extensions: list[Extension] | 
         routes_followups.router,  # follow-up plans and work items (runtime/automation/followups)
         routes_pools.router,  # pools (runtime/automation/pools)
         routes_scores.router,  # scores and rankings (runtime/automation/scores)
+        routes_segments.router,  # saved target groups of records (runtime/segments)
     ):
         app.include_router(router)
     app.state.jobs = tessera.jobs  # runtime/jobs; `tessera serve` turns its in-process runner on

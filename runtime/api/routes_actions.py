@@ -5,6 +5,9 @@
 * ``POST /api/v1/records/{entity}/{id}/actions/{action}`` {"input": {...form fields}, "version": n}
   performs it: 200 with the record; 403 role refused; 409 not possible in this state or guard false;
   422 input form errors
+* ``POST /api/v1/records/{entity}/actions/{action}/bulk`` {"ids": [...], "input": {...}} runs the action on
+  each record (its own transaction, guard and permissions): 200 with ``done``, ``refused`` and per record
+  ``{"id", "status": "done"|"refused", "reason", "code"}``; 400/404/422 when the request itself is wrong
 * ``POST /api/v1/events/{name}`` {...payload} triggers the rules listening to the event (signed in or API token)
 """
 
@@ -15,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from runtime.api.deps import context, current_user, json_body, record_id, tessera
+from runtime.automation.states.bulk import MAX_BULK, bulk_ids, perform_bulk, summary
 from runtime.automation.states.service import available, machine_for, perform, state_label
 from runtime.errors import BadRequest, NotFound
 
@@ -58,6 +62,32 @@ async def perform_action(entity: str, rid: str, action: str, request: Request) -
     if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
         raise BadRequest("'version' must be an integer")
     return perform(app, entity, ident, action, body.get("input"), context(request, user), expected_version=version)
+
+
+BULK_BODY = {
+    "type": "object",
+    "required": ["ids"],
+    "properties": {
+        "ids": {"type": "array", "items": {"type": "integer"}, "maxItems": MAX_BULK},
+        "input": {"type": "object", "description": "values of the action's input form, the same for every record"},
+    },
+}
+
+
+@router.post(
+    "/records/{entity}/actions/{action}/bulk",
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": BULK_BODY}}}},
+)
+async def perform_bulk_action(entity: str, action: str, request: Request) -> dict[str, Any]:
+    user = current_user(request)
+    app = tessera(request)
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise BadRequest('the request body must be a JSON object: {"ids": [...], "input": {...}}')
+    app.registry.entity(entity)  # 404 for an unknown entity
+    ids = bulk_ids(body.get("ids"))
+    outcomes = perform_bulk(app, entity, ids, action, body.get("input"), context(request, user))
+    return {"entity": entity, "action": action, **summary(outcomes)}
 
 
 @router.post("/events/{name}", status_code=202)

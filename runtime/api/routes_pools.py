@@ -48,20 +48,15 @@ def pool_summary(app: Any, pool: dict, ctx: Context) -> dict[str, Any]:
         standing = app.pools.standing(conn, pool, ctx.user_id) if ctx.user_id else None
         may_claim = app.pools.may_claim(conn, pool, ctx)
         may_manage = app.pools.may_manage(conn, pool, ctx)
-    free = app.records.list(
-        pool["entity"], ListQuery(filters=[Filter(pool["status_field"], "in", pool["pool_values"])], limit=200), ctx
-    )
-    mine = app.records.list(
-        pool["entity"],
-        ListQuery(
-            filters=[
-                Filter(pool["owner_field"], "eq", ctx.user_id),
-                Filter(pool["status_field"], "ne", pool["pool_values"][0]),
-            ],
-            limit=200,
-        ),
-        ctx,
-    )
+    if pool.get("status_field"):
+        free_filter = Filter(pool["status_field"], "in", pool["pool_values"])
+    else:  # a pool without status: the records without holder
+        free_filter = Filter(pool["owner_field"], "empty", True)
+    free = app.records.list(pool["entity"], ListQuery(filters=[free_filter], limit=200), ctx)
+    mine_filters = [Filter(pool["owner_field"], "eq", ctx.user_id)]
+    if pool.get("status_field"):
+        mine_filters.append(Filter(pool["status_field"], "ne", pool["pool_values"][0]))
+    mine = app.records.list(pool["entity"], ListQuery(filters=mine_filters, limit=200), ctx)
     held: list[dict[str, Any]] = []
     if may_manage:  # a manager also sees what others hold, to reassign or recycle it
         held_page = app.records.list(
@@ -70,15 +65,13 @@ def pool_summary(app: Any, pool: dict, ctx: Context) -> dict[str, Any]:
             ctx,
         )
         held = [
-            r
-            for r in held_page.items
-            if r.get(pool["status_field"]) not in pool["pool_values"] and r.get(pool["owner_field"]) != ctx.user_id
+            r for r in held_page.items if not app.pools.in_pool(pool, r) and r.get(pool["owner_field"]) != ctx.user_id
         ]
     return {
         "pool": {k: pool.get(k) for k in ("id", "entity", "label", "recycle_after_days", "protection_days")},
         "held": held,
         "records": free.items,
-        "mine": [r for r in mine.items if r.get(pool["status_field"]) not in pool["pool_values"]],
+        "mine": [r for r in mine.items if not app.pools.in_pool(pool, r)],
         "claimed_today": standing.claimed_today if standing else 0,
         "claim_cap": pool.get("claim_cap_per_day"),
         "holding": standing.holding if standing else 0,

@@ -87,17 +87,49 @@ def dashboard(dashboard_id: str, request: Request) -> dict[str, Any]:
     items = []
     for item in doc["items"]:
         try:
-            items.append({**item, "result": result_json(app.reports.run(item["report"], ctx, params_of(request)))})
+            if item.get("kind", "report") != "report":  # combined, schedule, reminders, quick_create
+                items.append({**item, "result": dashboard_item_json(app, ctx, item, params_of(request))})
+                continue
+            result = app.reports.run(item["report"], ctx, params_of(request))
+            if item.get("limit"):  # a top-N ranking
+                from runtime.reports.items import top_rows
+
+                result = top_rows(result, item.get("measure"), item["limit"])
+            items.append({**item, "result": result_json(result)})
         except Forbidden as exc:
             items.append({**item, "error": str(exc)})
     return {"id": dashboard_id, "items": items}
+
+
+def dashboard_item_json(app: Any, ctx: Any, item: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+    """The data of a non-report dashboard item (runtime/reports/items.py); reminders are the UI's."""
+    from runtime.reports import items as dash
+
+    kind = item["kind"]
+    if kind == "combined":
+        c = dash.run_combined(app, ctx, item, params)
+        return {
+            "title": c.title,
+            "dimension": c.dimension,
+            "columns": [{"key": col.key, "label": col.label, "measure": col.measure} for col in c.columns],
+            "rows": [{k: r[k] for k in ("key", "label", "values", "text")} for r in c.rows],
+            "total": c.total,
+            "from": c.window.start.isoformat(),
+            "to": c.window.end.isoformat(),
+        }
+    if kind == "schedule":
+        rows = dash.schedule_records(app, ctx, item)
+        return {"records": [{k: v for k, v in r.items() if k != "record"} for r in rows]}
+    if kind == "quick_create":
+        return {"buttons": dash.quick_create(app, ctx, item)}
+    return {}
 
 
 @router.get("/reports/{report_id}/subscriptions")
 def list_subscriptions(report_id: str, request: Request) -> dict[str, Any]:
     user = current_user(request)
     app = tessera(request)
-    app.permissions.require_right(context(request, user), "admin")
+    app.reports.subscriptions.require_manage(context(request, user), report_id)
     rows = app.reports.subscriptions.list(report_id)
     return {"items": [{k: _json(v) for k, v in r.items()} for r in rows]}
 
@@ -107,7 +139,7 @@ async def create_subscription(report_id: str, request: Request) -> dict[str, Any
     user = current_user(request)
     app = tessera(request)
     ctx = context(request, user)
-    app.permissions.require_right(ctx, "admin")
+    app.reports.subscriptions.require_manage(ctx, report_id)
     try:
         body = await request.json()
     except ValueError as exc:
@@ -143,6 +175,10 @@ def _ints(value: Any) -> list[int]:
 def delete_subscription(sub_id: str, request: Request) -> Response:
     user = current_user(request)
     app = tessera(request)
-    app.permissions.require_right(context(request, user), "admin")
-    app.reports.subscriptions.delete(record_id(sub_id))
+    sid = record_id(sub_id)
+    report_id = app.reports.subscriptions.report_of(sid)
+    if report_id is None:
+        raise NotFound(f"no subscription {sid}")
+    app.reports.subscriptions.require_manage(context(request, user), report_id)
+    app.reports.subscriptions.delete(sid)
     return Response(status_code=204)

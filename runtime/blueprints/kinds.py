@@ -42,6 +42,7 @@ EXTRA_KINDS: tuple[ExtraKind, ...] = (
     ExtraKind("pools", "pool", "runtime.automation.pools.checks:check_pools"),
     ExtraKind("reports", "report", "runtime.reports.checks:check_reports"),
     ExtraKind("dashboards", "dashboard", "runtime.reports.checks:check_dashboards"),
+    ExtraKind("segments", "segment", "runtime.segments.checks:check_segments"),
 )
 FOLDER_KINDS = {k.folder: k.kind for k in EXTRA_KINDS}
 

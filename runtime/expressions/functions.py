@@ -519,6 +519,17 @@ def _sum(values: Any) -> Any:
     return total
 
 
+@_register("union")
+def _union(*lists: Any) -> list[Any]:
+    """Items of every list argument, each once, in first-seen order (merging multiselect values); None skipped."""
+    out: list[Any] = []
+    for value in lists:
+        for item in _items(value, "union") if value is not None else []:
+            if item not in out:
+                out.append(item)
+    return out
+
+
 @_register("avg")
 def _avg(values: Any) -> Any:
     """Mean of a list of numbers; None items are skipped; avg([]) is None."""

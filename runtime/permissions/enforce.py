@@ -71,6 +71,9 @@ class PermissionService:
         self.subjects = SubjectLoader(db, registry)
         self._access: dict[tuple, EntityAccess] = {}
         self._lock = threading.Lock()
+        self.read_wideners: list[Callable[[Entity, Subject, sa.Table], sa.ColumnElement[bool] | None]] = []
+        """Extra rows a subject who may read the entity at all also sees, ORed into the read scope: the
+        records waiting in a pool (公海) are visible to those who may claim them (runtime/automation/pools)."""
 
     def install(self, hooks: Hooks) -> None:
         hooks.before_write.insert(0, self.before_write)
@@ -151,7 +154,11 @@ class PermissionService:
         access = self._entity_access(subject, entity)
         if access is None:
             return None
-        return scope_clause(access.scope("read"), subject, self.subjects.tree(), table, Ownership.of(entity))
+        clause = scope_clause(access.scope("read"), subject, self.subjects.tree(), table, Ownership.of(entity))
+        if clause is None or not access.allows("read") or not self.read_wideners:
+            return clause
+        wider = [w for w in (widen(entity, subject, table) for widen in self.read_wideners) if w is not None]
+        return sa.or_(clause, *wider) if wider else clause
 
     def read_transform(self, entity: Entity, ctx: Context, record: dict[str, Any]) -> dict[str, Any]:
         transform = self.record_transformer(entity, ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +18,10 @@ from runtime.validation.errors import FieldError
 _MSG = {
     # the other record is not named: it may lie outside what this user is allowed to see
     "unique": {"zh": "该值已被另一条记录使用", "en": "is already used by another record"},
+    "unique_together": {
+        "zh": "与{others}的组合已被另一条记录使用（每个组合只能有一条记录）",
+        "en": "is already used together with {others} by another record (one record per combination)",
+    },
     "missing_ref": {"zh": "引用的记录 #{value} 不存在", "en": "refers to record #{value}, which does not exist"},
     "missing_user": {"zh": "用户 #{value} 不存在", "en": "user #{value} does not exist"},
     "missing_department": {"zh": "部门 #{value} 不存在", "en": "department #{value} does not exist"},
@@ -55,7 +60,45 @@ def unique_errors(
         other = conn.execute(q).scalar()
         if other is not None:
             errors.append(FieldError(f.name, _msg("unique", lang, other=other), "unique"))
+    return errors + unique_together_errors(conn, entity, table, values, record_id, skip, lang)
+
+
+def unique_together_errors(
+    conn: Connection,
+    entity: Entity,
+    table: sa.Table,
+    values: dict[str, Any],
+    record_id: int | None,
+    skip: set[str],
+    lang: str,
+) -> list[FieldError]:
+    """Unique indexes over several fields (one business-volume record per hospital and month): a clear error on
+    the index's last field before the database would refuse the row with a bare integrity error."""
+    errors = []
+    for index in entity.raw.get("indexes", []):
+        names = index.get("fields", [])
+        if not index.get("unique") or len(names) < 2 or any(n in skip for n in names):
+            continue
+        fields = [entity.field(n) for n in names]
+        if any(f is None or is_encrypted(f) or values.get(f.name) in (None, "") for f in fields):
+            continue
+        q = sa.select(table.c.id).where(*(table.c[n] == _db_value(table.c[n], values[n]) for n in names)).limit(1)
+        if record_id is not None:
+            q = q.where(table.c.id != record_id)
+        if conn.execute(q).scalar() is not None:
+            others = "、".join(f.label_in(lang) for f in fields[:-1] if f is not None)
+            errors.append(FieldError(names[-1], _msg("unique_together", lang, others=others), "unique"))
     return errors
+
+
+def _db_value(column: sa.Column, value: Any) -> Any:
+    """A value as the column compares it (dates arrive as ISO text from JSON)."""
+    if isinstance(value, str) and isinstance(column.type, sa.Date) and not isinstance(column.type, sa.DateTime):
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    return value
 
 
 def _exists(conn: Connection, table: sa.Table, value: Any) -> bool:

@@ -5,7 +5,8 @@
 
 Modules: model (documents -> dataclasses, shared with the pack checks), periods (grains, ranges, SQL date
 truncation per dialect), sql (the grouped SELECT), engine (scope, field rights, comparisons, totals,
-drill-down), output (screen texts, CSV, Excel), dashboards, subscriptions (scheduled delivery).
+drill-down), output (screen texts, CSV, Excel), items (dashboard items beyond one report: combined side-by-side
+reports, the viewer's schedule, quick-create buttons), subscriptions (scheduled delivery).
 """
 
 from __future__ import annotations

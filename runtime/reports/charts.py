@@ -21,10 +21,17 @@ def measure_of(result: ReportResult, measure: str | None) -> str:
     return chart if chart in shown else (shown[0] if shown else "")
 
 
-def option(result: ReportResult, view: str, measure: str | None = None) -> dict[str, Any]:
+def option(
+    result: ReportResult, view: str, measure: str | None = None, measures: list[str] | None = None
+) -> dict[str, Any]:
+    """`measures` (a dashboard item's) draws one series per measure instead of one per dimension value, e.g.
+    the kinds of business volume stacked month by month; reports without a dimension only."""
     mid = measure_of(result, measure)
     rows = result.body
     dims = result.report.dimensions
+    shown = [m for m in (measures or []) if m == measure_of(result, m)]
+    if shown and not dims and view != "pie":
+        return _per_measure(result, view, shown)
     if view == "pie":
         key = "rk_d0" if dims else "rk_p"
         agg: dict[str, float] = {}
@@ -48,6 +55,27 @@ def option(result: ReportResult, view: str, measure: str | None = None) -> dict[
     series = []
     for name, data in series_data.items():
         s: dict[str, Any] = {"name": name, "type": kind, "data": data}
+        if view == "stacked":
+            s["stack"] = "total"
+        series.append(s)
+    return {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"bottom": 0, "type": "scroll"},
+        "grid": {"left": 48, "right": 16, "top": 24, "bottom": 48},
+        "xAxis": {"type": "category", "data": xs},
+        "yAxis": {"type": "value"},
+        "series": series,
+    }
+
+
+def _per_measure(result: ReportResult, view: str, measures: list[str]) -> dict[str, Any]:
+    rows = result.body
+    xs = [str(r.values.get("rk_p" if result.grain else "rk_d0", result.title)) for r in rows]
+    labels = {c.key: c.label for c in result.columns}
+    kind = "line" if view == "line" else "bar"
+    series = []
+    for m in measures:
+        s: dict[str, Any] = {"name": labels.get(m, m), "type": kind, "data": [r.values.get(m) for r in rows]}
         if view == "stacked":
             s["stack"] = "total"
         series.append(s)

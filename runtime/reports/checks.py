@@ -16,8 +16,13 @@ def check_reports(pack: Any, documents: dict[str, dict[str, Any]]) -> list[PackE
         entity = pack.entities.get(doc.get("entity"))
         if entity is None and depends:
             continue  # an entity of a pack this one depends on: checked when the report runs
-        _, problems = compile_report(doc, entity, pack.option_sets)
+        _, problems = compile_report(doc, entity, pack.option_sets, entities=pack.entities)
         errors.extend(PackError(rel, p, m) for p, m in problems)
+        roles = set(getattr(pack, "roles", {}) or {})
+        for key in ("roles", "subscribers"):
+            for i, role in enumerate(doc.get(key, [])):
+                if roles and role not in roles and not depends:
+                    errors.append(PackError(rel, f"/{key}/{i}", f"unknown role '{role}'"))
     return errors
 
 
@@ -27,7 +32,9 @@ def check_dashboards(pack: Any, documents: dict[str, dict[str, Any]]) -> list[Pa
         reports = {d["id"]: d for rel, d in pack.documents.items() if rel.startswith("reports/") and "id" in d}
     errors: list[PackError] = []
     for rel, doc in sorted(documents.items()):
-        errors.extend(PackError(rel, p, m) for p, m in compile_dashboard(doc, reports))
+        entities = None if pack.manifest.get("depends") else pack.entities
+        problems = compile_dashboard(doc, reports, entities, pack.option_sets)
+        errors.extend(PackError(rel, p, m) for p, m in problems)
         roles = set(getattr(pack, "roles", {}) or {})
         for i, role in enumerate(doc.get("roles", [])):
             if roles and role not in roles and not pack.manifest.get("depends"):

@@ -103,7 +103,9 @@ class ReportEngine:
         doc = self.documents().get(report_id)
         if doc is None:
             raise NotFound(f"no report '{report_id}'")
-        report, problems = compile_report(doc, registry.entities.get(doc.get("entity")), registry.option_sets)
+        report, problems = compile_report(
+            doc, registry.entities.get(doc.get("entity")), registry.option_sets, entities=registry.entities
+        )
         if report is None:
             raise ReportInvalid(report_id, problems)
         self._compiled[key] = report
@@ -167,8 +169,14 @@ class ReportEngine:
             return name in SYSTEM_FIELDS or levels.get(name, FULL) == FULL
 
         for dim in report.dimensions:
-            if not readable(dim.field):
+            if not readable(dim.via or dim.field):
                 raise Forbidden(f"you may not read the field '{dim.field}' of {entity.id}, which this report groups by")
+            if dim.via and dim.via_entity and dim.leaf not in SYSTEM_FIELDS:
+                target_levels = app.permissions.field_levels(ctx, app.registry.entity(dim.via_entity))
+                if target_levels.get(dim.leaf, FULL) != FULL:
+                    raise Forbidden(
+                        f"you may not read the field '{dim.leaf}' of {dim.via_entity}, which this report groups by"
+                    )
         lang = "en" if ctx.lang == "en" else "zh"
         notes: list[str] = []
         masked: set[str] = set()
@@ -182,7 +190,8 @@ class ReportEngine:
                 masked.add(m.id)
         window, grain = self.window(report, params)
         table = app.registry.tables[entity.id].main
-        builder = QueryBuilder(report, entity, table, app.db.engine.dialect.name, app.registry.option_sets)
+        targets = {d.via: app.registry.tables[d.via_entity].main for d in report.dimensions if d.via and d.via_entity}
+        builder = QueryBuilder(report, entity, table, app.db.engine.dialect.name, app.registry.option_sets, targets)
         filters = [*report.filters, *self._param_filters(report, entity, params, readable)]
         where = [builder.cond(f) for f in filters]
         scope = app.hooks.scope_clause(entity, ctx, table)
@@ -196,7 +205,10 @@ class ReportEngine:
         columns = run.columns(masked)
         result = ReportResult(report, report.title(lang), columns, rows, window, grain, params, notes, masked)
         base = _drill_base(report, filters)
+        drillable = not any(d.via for d in report.dimensions)  # the records list cannot filter through a reference
         for row in rows:
+            if not drillable:
+                continue
             row.drill = _drill_query(report, base, row, grain, window, builder)
             for m in report.shown:
                 if m.where and m.type in ("count", "distinct", "sum", "avg", "min", "max"):

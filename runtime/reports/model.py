@@ -16,6 +16,7 @@ from runtime.fields.storage import is_encrypted
 from runtime.records.query import Filter, field_for, parse_filter
 
 NUMERIC = ("integer", "decimal", "money", "percent", "rating", "nps")
+NUMERIC_RESULTS = ("integer", "decimal")
 GROUPABLE = (
     "text", "integer", "boolean", "select", "reference", "user", "department", "rating", "nps", "date", "phone",
     "email", "autonumber",
@@ -23,6 +24,11 @@ GROUPABLE = (
 TIME_TYPES = ("date", "datetime")
 NEEDS_FIELD = ("distinct", "sum", "avg", "min", "max", "nps", "share")
 PERCENT_TYPES = ("rate", "nps", "share")
+
+
+def is_numeric(f: Field) -> bool:
+    """A number field, or a computed field whose formula gives a number (a total of other counts)."""
+    return f.type in NUMERIC or (f.type == "computed" and f.opt("result_type") in NUMERIC_RESULTS)
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,11 @@ class Dimension:
     option_set: str | None = None
     target: str | None = None
     """Referenced entity (reference dimensions)."""
+    via: str | None = None
+    """Path dimensions ("hospital.liaison"): the reference field of the report's entity that is followed."""
+    via_entity: str | None = None
+    """The entity that reference points at; `leaf` is the field of that entity grouped by."""
+    leaf: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,9 +140,17 @@ def _condition(entity: Entity, raw: dict[str, Any], where: str, problems: list[t
 
 
 def compile_report(
-    doc: dict[str, Any], entity: Entity | None, option_sets: dict[str, OptionSet], base: str = ""
+    doc: dict[str, Any],
+    entity: Entity | None,
+    option_sets: dict[str, OptionSet],
+    base: str = "",
+    entities: dict[str, Entity] | None = None,
 ) -> tuple[Report | None, list[tuple[str, str]]]:
-    """The report, or the problems (JSON pointer, message) that stop it from running."""
+    """The report, or the problems (JSON pointer, message) that stop it from running.
+
+    `entities` (every known entity) lets a dimension follow a reference ("hospital.liaison"); without it
+    such a dimension is refused.
+    """
     problems: list[tuple[str, str]] = []
     if entity is None:
         return None, [(pointer("entity"), f"unknown entity '{doc.get('entity')}'")]
@@ -141,7 +160,9 @@ def compile_report(
         problems.append((pointer("date_field"), f"unknown field '{date_name}' of entity '{entity.id}'"))
     elif date_f.type not in TIME_TYPES:
         problems.append((pointer("date_field"), f"'{date_name}' is a {date_f.type} field; use a date or datetime"))
-    dims = [_dimension(entity, d, i, option_sets, problems) for i, d in enumerate(doc.get("dimensions", []))]
+    dims = [
+        _dimension(entity, d, i, option_sets, problems, entities or {}) for i, d in enumerate(doc.get("dimensions", []))
+    ]
     measures = [_measure(entity, m, i, problems) for i, m in enumerate(doc.get("measures", []))]
     ids = [m.id for m in measures if m is not None]
     for i, m in enumerate(measures):
@@ -202,11 +223,46 @@ def compile_report(
     return report, []
 
 
+def _path_dimension(
+    entity: Entity, raw: dict[str, Any], where: str, entities: dict[str, Entity], problems: list[tuple[str, str]]
+) -> tuple[Field, str, str] | None:
+    """A dimension through a reference: "hospital.liaison" groups by the liaison of each record's hospital."""
+    via, _, leaf = raw["field"].partition(".")
+    ref = entity.field(via)
+    if ref is None:
+        problems.append((where + "/field", f"unknown field '{via}' of entity '{entity.id}'"))
+        return None
+    if ref.type != "reference" or "." in leaf:
+        problems.append((where + "/field", f"'{raw['field']}': only one reference field can be followed ('{via}')"))
+        return None
+    target = entities.get(ref.opt("entity") or "")
+    if target is None:
+        problems.append((where + "/field", f"'{via}' refers to an unknown entity '{ref.opt('entity')}'"))
+        return None
+    f = _field(target, leaf)
+    if f is None:
+        problems.append((where + "/field", f"unknown field '{leaf}' of entity '{target.id}'"))
+        return None
+    return f, via, target.id
+
+
 def _dimension(
-    entity: Entity, raw: dict[str, Any], i: int, option_sets: dict[str, OptionSet], problems: list[tuple[str, str]]
+    entity: Entity,
+    raw: dict[str, Any],
+    i: int,
+    option_sets: dict[str, OptionSet],
+    problems: list[tuple[str, str]],
+    entities: dict[str, Entity] | None = None,
 ) -> Dimension | None:
     where = pointer("dimensions", i)
-    f = _field(entity, raw["field"])
+    via = via_entity = None
+    if "." in raw["field"]:
+        found = _path_dimension(entity, raw, where, entities or {}, problems)
+        if found is None:
+            return None
+        f, via, via_entity = found
+    else:
+        f = _field(entity, raw["field"])
     if f is None:
         problems.append((where + "/field", f"unknown field '{raw['field']}' of entity '{entity.id}'"))
         return None
@@ -222,7 +278,8 @@ def _dimension(
         problems.append((where + "/level", "a level applies to option-set (select) fields only"))
     if oset is not None and option_sets and oset not in option_sets:
         problems.append((where + "/field", f"the option set '{oset}' of '{f.name}' is not known"))
-    return Dimension(f.name, f.type, raw.get("label") or f.label, level, oset, f.opt("entity"))
+    name = raw["field"] if via else f.name
+    return Dimension(name, f.type, raw.get("label") or f.label, level, oset, f.opt("entity"), via, via_entity, f.name)
 
 
 def _measure(entity: Entity, raw: dict[str, Any], i: int, problems: list[tuple[str, str]]) -> Measure | None:
@@ -239,7 +296,7 @@ def _measure(entity: Entity, raw: dict[str, Any], i: int, problems: list[tuple[s
     if f is not None and is_encrypted(f) and kind != "count":
         problems.append((where + "/field", f"'{f.name}' is encrypted at rest: only counted, never computed on"))
         return None
-    if kind in ("sum", "avg") and f is not None and f.type not in NUMERIC:
+    if kind in ("sum", "avg") and f is not None and not is_numeric(f):
         problems.append((where + "/field", f"'{f.name}' is a {f.type} field; {kind} needs a number"))
         return None
     if kind == "nps" and f is not None and f.type not in ("nps", "integer", "rating"):
@@ -269,15 +326,33 @@ def _measure(entity: Entity, raw: dict[str, Any], i: int, problems: list[tuple[s
     )
 
 
-def compile_dashboard(doc: dict[str, Any], reports: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
-    """Problems of a dashboard: unknown reports or measures."""
+def compile_dashboard(
+    doc: dict[str, Any],
+    reports: dict[str, dict[str, Any]],
+    entities: dict[str, Entity] | None = None,
+    option_sets: dict[str, OptionSet] | None = None,
+) -> list[tuple[str, str]]:
+    """Problems of a dashboard: unknown reports or measures; for the other item kinds (combined, schedule,
+    quick_create) unknown entities and fields too (runtime.reports.items)."""
+    from runtime.reports.items import check_item, kind_of
+
     problems = []
     for i, item in enumerate(doc.get("items", [])):
+        if kind_of(item) != "report":
+            problems.extend(check_item(item, i, reports, entities, option_sets))
+            continue
         rep = reports.get(item["report"])
         if rep is None:
             problems.append((pointer("items", i, "report"), f"unknown report '{item['report']}'"))
             continue
+        known = {m.get("id") for m in rep.get("measures", [])}
         mid = item.get("measure")
-        if mid and mid not in {m.get("id") for m in rep.get("measures", [])}:
+        if mid and mid not in known:
             problems.append((pointer("items", i, "measure"), f"report '{item['report']}' has no measure '{mid}'"))
+        for j, other in enumerate(item.get("measures", [])):
+            if other not in known:
+                message = f"report '{item['report']}' has no measure '{other}'"
+                problems.append((pointer("items", i, "measures", j), message))
+        if item.get("measures") and rep.get("dimensions"):
+            problems.append((pointer("items", i, "measures"), "a series per measure needs a report without dimensions"))
     return problems

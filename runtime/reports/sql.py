@@ -40,16 +40,24 @@ class Plan:
 
 class QueryBuilder:
     def __init__(
-        self, report: Report, entity: Entity, table: sa.Table, dialect: str, option_sets: dict[str, OptionSet]
+        self,
+        report: Report,
+        entity: Entity,
+        table: sa.Table,
+        dialect: str,
+        option_sets: dict[str, OptionSet],
+        targets: dict[str, sa.Table] | None = None,
     ):
         self.report, self.entity, self.table, self.dialect = report, entity, table, dialect
         self.option_sets = option_sets
+        self.joined = {via: t.alias(f"rj_{via}") for via, t in (targets or {}).items()}
+        """reference field -> (an alias of) the referenced entity's table, for path dimensions."""
 
     def cond(self, flt: Filter) -> sa.ColumnElement[bool]:
         return filter_clause(self.entity, self.table, flt, self.dialect)
 
     def dimension_expr(self, dim: Dimension) -> sa.ColumnElement:
-        col = self.table.c[dim.field]
+        col = self.joined[dim.via].c[dim.leaf] if dim.via else self.table.c[dim.field]
         if dim.level and dim.option_set in self.option_sets:
             mapping = rollup_map(self.option_sets[dim.option_set], dim.level)
             if mapping:
@@ -114,7 +122,11 @@ class QueryBuilder:
                 labels.append(f"m{j}_{k}")
                 comps.append(expr.label(labels[-1]))
             plan.components[m.id] = labels
-        q = sa.select(*keys, *comps).select_from(self.table).where(*self.date_bounds(window), *where)
+        source: sa.FromClause = self.table
+        for via in dict.fromkeys(d.via for d in dims if d.via):
+            target = self.joined[via]
+            source = source.outerjoin(target, self.table.c[via] == target.c.id)
+        q = sa.select(*keys, *comps).select_from(source).where(*self.date_bounds(window), *where)
         if keys:
             q = q.group_by(*[sa.literal_column(n) for n in names])  # by label: bind parameters are not repeated
         return q, plan

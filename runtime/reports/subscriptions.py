@@ -108,6 +108,31 @@ class Subscriptions:
         with self.app.db.write() as conn:
             return int(conn.execute(report_subscriptions.insert().values(**row)).inserted_primary_key[0])
 
+    def may_manage(self, ctx: Context, report_id: str) -> bool:
+        """Who may subscribe people to a report: administrators, and the roles the report names in
+        `subscribers` (a manager sending the monthly numbers to chosen people) when they may run it.
+        Recipients still get only the numbers of their own data scope: the report runs as each of them."""
+        perms = self.app.permissions
+        if ctx.is_admin or perms.has_right(ctx, "admin"):
+            return True
+        report = self.reports.engine.report(report_id)  # unknown report: 404
+        allowed = set(report.raw.get("subscribers") or [])
+        if not allowed & set(perms.subject(ctx).roles):
+            return False
+        return any(r.id == report.id for r in self.reports.engine.visible(ctx))
+
+    def require_manage(self, ctx: Context, report_id: str) -> None:
+        from runtime.errors import Forbidden
+
+        if not self.may_manage(ctx, report_id):
+            raise Forbidden(f"you may not manage the deliveries of the report '{report_id}'")
+
+    def report_of(self, sub_id: int) -> str | None:
+        with self.app.db.read() as conn:
+            return conn.execute(
+                sa.select(report_subscriptions.c.report_id).where(report_subscriptions.c.id == sub_id)
+            ).scalar()
+
     def list(self, report_id: str | None = None) -> list[dict[str, Any]]:
         q = sa.select(report_subscriptions).order_by(report_subscriptions.c.id)
         if report_id:

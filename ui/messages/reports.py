@@ -56,4 +56,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reports.open": {"zh": "打开报表", "en": "Open report"},
     "reports.home_title": {"zh": "我的仪表盘", "en": "My dashboard"},
     "reports.printed_at": {"zh": "打印时间：{when}", "en": "Printed {when}"},
+    "home.items.all_notices": {"zh": "全部消息", "en": "All messages"},
+    "home.items.overdue": {"zh": "已逾期", "en": "Overdue"},
+    "home.items.no_reminders": {"zh": "没有未读消息或逾期待办", "en": "No unread messages or overdue tasks"},
+    "home.items.nothing_scheduled": {"zh": "暂无日程安排", "en": "Nothing scheduled"},
 }

@@ -19,6 +19,7 @@ from ui.routes import (
     builder_packs,
     builder_versions,
     builder_views,
+    bulk_actions,
     exports,
     followups,
     helpers,
@@ -27,15 +28,18 @@ from ui.routes import (
     notifications,
     pools,
     record_actions,
+    record_imports,
     records,
     report_subscriptions,
     reports,
     scores,
+    segments,
     tasks,
 )
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 """Every UI route checks the CSRF token on unsafe methods; the API routes are not part of this router."""
+router.include_router(record_imports.router)  # /r/{entity}/import, before the record pages (runtime/records/imports)
 for module in (auth, home, helpers, account, admin_people, admin_logs, exports, tasks, records, lists):
     router.include_router(module.router)
 router.include_router(admin_jobs.router)  # /admin/jobs (runtime/jobs)
@@ -44,6 +48,7 @@ router.include_router(followups.router)  # work items and follow-up plans (runti
 router.include_router(pools.router)  # pool pages (runtime/automation/pools)
 router.include_router(scores.router)  # score panels and rankings (runtime/automation/scores)
 router.include_router(record_actions.router)  # record action buttons and pages, /admin/rules (runtime/automation)
+router.include_router(bulk_actions.router)  # /bulk/{entity}/{action}: one action on the records ticked in a list
 router.include_router(reports.router)  # /reports, /dashboards (runtime/reports)
 # the builder (issue 7): designers' pages of BB first, then BC's; editors last (literal paths per kind)
 for module in (builder_forms, builder_entities, builder_views, builder_home, builder_versions, builder_packs):
@@ -51,5 +56,6 @@ for module in (builder_forms, builder_entities, builder_views, builder_home, bui
 router.include_router(builder_flows.router)  # /builder/{pack}/flows/{file}, /builder/_expression
 router.include_router(builder_editors.router)  # /builder/{pack}/{rules|templates|scores|reports|followups}/{id}
 router.include_router(report_subscriptions.router)  # /reports/{id}/subscriptions (scheduled delivery)
+router.include_router(segments.router)  # /segments: saved target groups, "save as segment" (runtime/segments)
 
 __all__ = ["router"]

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from runtime.api.deps import tessera as get_tessera
+from runtime.automation.states.bulk import bulk_allowed
 from runtime.blueprints.model import Entity, Field, View, label_text
 from runtime.clock import utc_to_local
 from runtime.errors import BadRequest
@@ -214,6 +215,10 @@ def list_page(
         "first_url": _url(base, params, ("cursor",)) if any(k == "cursor" for k, _ in params) else None,
         "total_text": _total_text(lang, page),
         "sort_param": dict(params).get("sort", ""),
+        "bulk_actions": [
+            {"id": a["id"], "label": label_text(a["label"], lang), "style": a.get("style", "secondary")}
+            for a in bulk_allowed(app, entity.id, ctx)
+        ],
     }
     if is_htmx(request) and request.headers.get("HX-Target") == "list-results":
         return HTMLResponse(render_fragment(request, "partials/list_results.html", user, **context))
@@ -243,6 +248,7 @@ def list_page(
         new_url=f"/r/{entity.id}/new" + (f"?form={form_id}" if form_id else ""),
         views=_sibling_views(app, entity, lang, view),
         can_create=app.permissions.can(ctx, entity, "create"),
+        can_import=app.permissions.can(ctx, entity, "import"),
         can_export=app.permissions.can(ctx, entity, "export"),
         can_print=app.permissions.can(ctx, entity, "print"),
         **context,

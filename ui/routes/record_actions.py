@@ -16,7 +16,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from runtime.api.deps import optional_user
 from runtime.api.deps import record_id as parse_record_id
-from runtime.automation.states.service import available, machine_for, perform, refusal, state_label, transition
+from runtime.automation.states.service import (
+    available,
+    keeps_state,
+    machine_for,
+    perform,
+    refusal,
+    state_label,
+    transition,
+)
 from runtime.blueprints.model import label_text
 from runtime.errors import Conflict, Forbidden, RecordInvalid
 from runtime.validation.errors import FieldError
@@ -91,8 +99,9 @@ def _action_page(
         model=model,
         action_label=action,
         transition=t,
+        keeps_state=keeps_state(t),
         from_state=state_label(machine, record.get(machine["field"]), p.lang),
-        to_state=state_label(machine, t["to"], p.lang),
+        to_state=state_label(machine, record.get(machine["field"]) if keeps_state(t) else t["to"], p.lang),
         record_title=title,
         record_url=record_url,
         post_url=f"{record_url}/actions/{t['id']}",
@@ -147,6 +156,9 @@ async def action_submit(entity_id: str, rid: str, action_id: str, request: Reque
         return RedirectResponse(f"/r/{entity_id}/{ident}", status_code=303)
     except (Conflict, Forbidden) as exc:
         flash(request, "danger", p.t("actions.refused", action=label, reason=str(exc)))
+        return RedirectResponse(f"/r/{entity_id}/{ident}", status_code=303)
+    if keeps_state(t):
+        flash(request, "success", p.t("actions.done_plain", action=label))
         return RedirectResponse(f"/r/{entity_id}/{ident}", status_code=303)
     state = state_label(machine, updated.get(machine["field"]), p.lang)
     flash(request, "success", p.t("actions.done", action=label, state=state))

@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from runtime.api.deps import record_id
 from runtime.api.deps import tessera as get_tessera
 from runtime.blueprints.model import label_text
-from runtime.errors import BadRequest
+from runtime.errors import BadRequest, NotFound
 from runtime.reports.subscriptions import CHANNELS, FREQUENCIES
 from runtime.storage import platform_tables as pt
 from ui.formatting import local_datetime_text
@@ -44,8 +44,8 @@ def _page(request: Request, report_id: str, *, error: str | None = None, form: d
     user = require_user(request)
     app = get_tessera(request)
     ctx = ui_context(request, user)
-    app.permissions.require_right(ctx, "admin")
-    report = app.reports.engine.report(report_id)  # unknown: 404
+    app.reports.subscriptions.require_manage(ctx, report_id)  # unknown: 404
+    report = app.reports.engine.report(report_id)
     title = report.title(ctx.lang)
     people = dict(_people(app))
     roles = {r.id: label_text(r.label, ctx.lang) for r in app.registry.roles.values()}
@@ -98,7 +98,7 @@ async def add_subscription(report_id: str, request: Request) -> Response:
     user = require_user(request)
     app = get_tessera(request)
     ctx = ui_context(request, user)
-    app.permissions.require_right(ctx, "admin")
+    app.reports.subscriptions.require_manage(ctx, report_id)
     data = await request.form()
     form = {
         "frequency": str(data.get("frequency", "")),
@@ -132,6 +132,9 @@ async def add_subscription(report_id: str, request: Request) -> Response:
 def delete_subscription(report_id: str, sub_id: str, request: Request) -> Response:
     user = require_user(request)
     app = get_tessera(request)
-    app.permissions.require_right(ui_context(request, user), "admin")
-    app.reports.subscriptions.delete(record_id(sub_id))
+    sid = record_id(sub_id)
+    if app.reports.subscriptions.report_of(sid) != report_id:
+        raise NotFound(f"no subscription {sid} of the report '{report_id}'")
+    app.reports.subscriptions.require_manage(ui_context(request, user), report_id)
+    app.reports.subscriptions.delete(sid)
     return RedirectResponse(f"/reports/{report_id}/subscriptions?deleted=1", status_code=303)

@@ -25,6 +25,7 @@ from runtime.reports.periods import GRAINS
 from runtime.storage import platform_tables as pt
 from ui.formatting import local_datetime_text
 from ui.i18n import t
+from ui.routes import dashboard_items
 from ui.session import require_user, ui_context
 from ui.templating import Crumb, render, render_fragment
 
@@ -57,7 +58,9 @@ def _controls(app: Any, result: ReportResult, lang: str) -> list[dict[str, Any]]
     return out
 
 
-def _view(result: ReportResult, lang: str, view: str | None = None, measure: str | None = None) -> dict[str, Any]:
+def _view(
+    result: ReportResult, lang: str, view: str | None = None, measure: str | None = None, measures: list | None = None
+) -> dict[str, Any]:
     """What the templates need: header, rows of (text, link) cells, the chart option and the number card."""
     entity = result.report.entity
     cols = result.columns
@@ -72,7 +75,7 @@ def _view(result: ReportResult, lang: str, view: str | None = None, measure: str
             cells.append({"text": text, "href": link, "num": c.kind in ("measure", "compare"), "key": c.key})
         rows.append({"level": r.level, "cells": cells})
     kind = view or result.report.chart.get("type", "bar")
-    chart = None if kind in ("table", "number") else charts.option(result, kind, measure)
+    chart = None if kind in ("table", "number") else charts.option(result, kind, measure, measures)
     return {
         "title": result.title,
         "columns": cols,
@@ -127,7 +130,7 @@ def report_page(report_id: str, request: Request) -> Response:
         start=result.window.start.isoformat(),
         end=result.window.end.isoformat(),
         query=query,
-        may_subscribe=user.is_admin or app.permissions.has_right(ctx, "admin"),
+        may_subscribe=app.reports.subscriptions.may_manage(ctx, report_id),
         page_title="reports.title",
         crumbs=[Crumb(t(ctx.lang, "reports.title"), "/reports"), Crumb(result.title)],
     )
@@ -173,6 +176,10 @@ def _dashboard(
         params["period"] = doc["period"]
     items = []
     for i, item in enumerate(doc["items"]):
+        if item.get("kind", "report") != "report":  # combined, schedule, reminders, quick_create
+            extra = dashboard_items.entry(request, user, ctx, app, item, params)
+            items.append({"id": f"item-{i}", "width": item.get("width", 12), **extra})
+            continue
         entry: dict[str, Any] = {"id": f"item-{i}", "width": item.get("width", 6), "report": item["report"]}
         try:
             result = app.reports.run(item["report"], ctx, params)
@@ -180,7 +187,9 @@ def _dashboard(
             entry["error"] = str(exc)
             items.append(entry)
             continue
-        entry["r"] = _view(result, ctx.lang, item.get("view"), item.get("measure"))
+        if item.get("limit"):  # a top-N ranking (runtime/reports/items.py)
+            result = dashboard_items.I.top_rows(result, item.get("measure"), item["limit"])
+        entry["r"] = _view(result, ctx.lang, item.get("view"), item.get("measure"), item.get("measures"))
         if item.get("title"):
             entry["r"]["title"] = label_text(item["title"], ctx.lang)
         entry["controls"] = _controls(app, result, ctx.lang)
@@ -210,7 +219,7 @@ def dashboard_page(dashboard_id: str, request: Request) -> Response:
         return HTMLResponse(body)
     controls: dict[str, dict[str, Any]] = {}
     for it in items:
-        for c in it.get("controls", []):
+        for c in it.get("controls", []):  # combined / schedule items have none
             controls.setdefault(c["name"], c)
     first = next((it for it in items if "start" in it), {})
     lang = "en" if ui_context(request, user).lang == "en" else "zh"

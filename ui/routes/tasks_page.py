@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from runtime.api.deps import record_id as parse_record_id
-from runtime.errors import BadRequest, Conflict, Forbidden, RecordInvalid
+from runtime.errors import BadRequest, Conflict, Forbidden, NotFound, RecordInvalid
 from runtime.validation.errors import FieldError
 from runtime.workflows import store, views
 from runtime.workflows.assignment import properties
@@ -93,7 +93,7 @@ def _task_page(
     errors = errors or []
     if form is not None and is_open:
         if values is None:
-            values, data = tasks_forms.initial_values(p, form, task.get("data") or {})
+            values, data = tasks_forms.initial_values(p, form, _seeded(p, form.entity, task))
         model = tasks_forms.build(p, form, values, data or {}, errors)
     people = names(p.app, [task.get("assignee_id"), instance.get("started_by"), task.get("completed_by")])
     title = task_label(p.lang, pid, task["element_id"], task.get("name"))
@@ -139,6 +139,20 @@ def _task_page(
     )
 
 
+def _seeded(p: Any, form_entity: str, task: dict[str, Any]) -> dict[str, Any]:
+    """The task data over the linked record's values when the task's form is of the record's entity: a "draft
+    the contract" step opens with the contract as it stands, not an empty form (the form writes into it)."""
+    data = task.get("data") or {}
+    linked = p.host.instance(task["instance_id"], p.ctx, check=False).get("record") or {}
+    if linked.get("entity") != form_entity or not linked.get("id"):
+        return data
+    try:
+        record = p.app.records.get(form_entity, linked["id"], p.ctx)
+    except (Forbidden, NotFound):
+        return data
+    return {**{k: v for k, v in record.items() if v is not None}, **data}
+
+
 @router.get("/tasks/{task_id}")
 def task_page(task_id: str, request: Request) -> Response:
     p = page(request)
@@ -160,7 +174,7 @@ async def complete_task(task_id: str, request: Request) -> Response:
     errors: list[FieldError] = []
     if form is not None:
         parsed, payload = tasks_forms.read_submission(p, form, post)
-        raw = {**tasks_forms.initial_values(p, form, task.get("data") or {})[0], **parsed.raw}
+        raw = {**tasks_forms.initial_values(p, form, _seeded(p, form.entity, task))[0], **parsed.raw}
         errors = list(parsed.errors)
         if errors:  # some input is not even a value: show every problem at once, nothing is sent
             bad = {e.field.split(".")[0] for e in errors}

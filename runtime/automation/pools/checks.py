@@ -27,17 +27,22 @@ def check_pools(pack: Any, docs: dict[str, dict]) -> list[PackError]:
         owner = entity.field(doc["owner_field"])
         if doc["owner_field"] != "owner_id" and (owner is None or owner.type != "user"):
             err(f"'{doc['owner_field']}' must be a user field of '{entity.id}' (or owner_id)", "owner_field")
-        status = entity.field(doc["status_field"])
-        if status is None or status.type not in ("text", "select"):
+        status = entity.field(doc["status_field"]) if doc.get("status_field") else None
+        if not doc.get("status_field"):
+            pass  # in the pool = no holder
+        elif status is None or status.type not in ("text", "select"):
             err(f"'{doc['status_field']}' must be a text or select field of '{entity.id}'", "status_field")
         elif status.type == "select" and status.opt("option_set") in pack.option_sets:
             allowed = set(pack.option_sets[status.opt("option_set")].values(active_only=False))
             for i, value in enumerate(doc["pool_values"]):
                 if value not in allowed:
                     err(f"'{value}' is not an option of '{status.opt('option_set')}'", "pool_values", i)
+            for i, value in enumerate(doc.get("active_values") or []):
+                if value not in allowed:
+                    err(f"'{value}' is not an option of '{status.opt('option_set')}'", "active_values", i)
             if doc.get("held_value") and doc["held_value"] not in allowed:
                 err(f"'{doc['held_value']}' is not an option of '{status.opt('option_set')}'", "held_value")
-        if doc.get("held_value") in doc["pool_values"]:
+        if doc.get("held_value") and doc.get("held_value") in doc["pool_values"]:
             err("held_value must differ from the pool values (a held record would still look free)", "held_value")
         last = doc.get("last_activity_field")
         if last is not None:

@@ -101,6 +101,9 @@ class Pools:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        permissions = getattr(app, "permissions", None)
+        if permissions is not None:
+            permissions.read_wideners.append(self.read_widening)
         jobs = getattr(app, "jobs", None)
         if jobs is not None:
             jobs.task(AUTO_RECYCLE_TASK, retries=3, retry_seconds=600)(lambda payload: self.auto_recycle())
@@ -123,7 +126,31 @@ class Pools:
         return self.app.registry.tables[pool["entity"]].main
 
     def in_pool(self, pool: dict, record: dict) -> bool:
+        """Free for claiming: a pool value in the status field, or, for a pool without status, no holder."""
+        if not pool.get("status_field"):
+            return record.get(pool["owner_field"]) is None
         return record.get(pool["status_field"]) in pool["pool_values"]
+
+    def _free(self, pool: dict, table: sa.Table) -> sa.ColumnElement[bool]:
+        """SQL twin of ``in_pool``."""
+        if not pool.get("status_field"):
+            return table.c[pool["owner_field"]].is_(None)
+        return table.c[pool["status_field"]].in_(pool["pool_values"])
+
+    def read_widening(self, entity: Any, subject: Any, table: sa.Table) -> sa.ColumnElement[bool] | None:
+        """A pool is public to its claimers: who holds a claim role (anyone, without claim_roles) and may read
+        the entity at all also sees the records in the pool, whatever their read scope (own, department),
+        so a liaison can look at a lead before claiming it. Held records stay in their holders' scopes."""
+        if subject.user_id is None:
+            return None
+        seen = []
+        for pool in self.of_entity(entity.id):
+            roles = pool.get("claim_roles")
+            if roles and not set(subject.roles) & set(roles):
+                continue
+            if (pool.get("status_field") or pool["owner_field"]) in table.c:
+                seen.append(self._free(pool, table))
+        return sa.or_(*seen) if seen else None
 
     # who may ----------------------------------------------------------------------------------------
     def roles_of(self, conn: Connection, ctx: Context) -> set[str]:
@@ -156,7 +183,11 @@ class Pools:
         return Standing(int(claimed), pool.get("claim_cap_per_day"), int(holding), pool.get("holding_cap"))
 
     def _held(self, pool: dict) -> sa.ColumnElement[bool]:
+        if not pool.get("status_field"):
+            return self._table(pool).c[pool["owner_field"]].is_not(None)
         status = self._table(pool).c[pool["status_field"]]
+        if pool.get("active_values"):  # a converted or closed lead is no longer held: not counted, not recycled
+            return status.in_(pool["active_values"])
         return sa.or_(status.not_in(pool["pool_values"]), status.is_(None))
 
     def _day_start(self) -> datetime:
@@ -386,7 +417,9 @@ class Pools:
     def _give_back(
         self, conn: Connection, pool: dict, record: dict, ctx: Context, action: str, **detail: Any
     ) -> dict[str, Any]:
-        values = {pool["owner_field"]: None, pool["status_field"]: pool["pool_values"][0]}
+        values = {pool["owner_field"]: None}
+        if pool.get("status_field"):
+            values[pool["status_field"]] = pool["pool_values"][0]
         updated = self.app.records.update(pool["entity"], record["id"], values, _writer(ctx), expected_version=None)
         info = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in detail.items()} or None
         self._event(conn, pool, record["id"], action, ctx.user_id, None, record.get(pool["owner_field"]), info)

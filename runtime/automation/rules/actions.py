@@ -5,7 +5,8 @@ outside effects (email, SMS, webhooks) are deferred as jobs that exist only if t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -13,19 +14,30 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from runtime.automation.rules.model import parse_duration
+from runtime.automation.rules.model import parse_duration, typed
 from runtime.automation.rules.templating import render
+from runtime.blueprints.model import label_text
 from runtime.clock import FixedClock
-from runtime.errors import BadRequest
+from runtime.errors import BadRequest, Conflict, NotFound
 from runtime.expressions import compile_expression
 from runtime.notify.contacts import Contact, ContactResolver
 from runtime.records.context import Context
 from runtime.records.service import joined_transaction
 from runtime.storage import platform_tables as pt
 
+log = logging.getLogger("tessera.rules")
 RULE_CTX = Context(channel="rule", lang="en")
 """Rules act as the platform: permissions-as-system, the audit trail says channel 'rule'."""
 WEBHOOK_TASK = "rules.webhook"
+LOOKUP_NAME = "found"
+"""The name a looked-up record is bound to when the lookup gives no ``as``."""
+LOOKUP_LIMIT = 1000
+
+
+class LookupMissing(Conflict):
+    """An interactive action's lookup (``if_none: error``) found nothing: the user is told why."""
+
+    code = "lookup_no_match"
 
 
 @dataclass
@@ -42,6 +54,10 @@ class ActionEnv:
     variables: dict[str, Any]
     now: datetime
     ctx: Context = RULE_CTX
+    lang: str = "en"
+    """The language of messages for the person who performed an interactive action."""
+    skipped: list[str] = field(default_factory=list)
+    """Actions skipped because their lookup matched nothing (logged with the run)."""
 
     @property
     def record_id(self) -> int | None:
@@ -67,7 +83,78 @@ def run_actions(env: ActionEnv, actions: list[dict[str, Any]]) -> None:
             handler = HANDLERS.get(action.get("type", ""))
             if handler is None:
                 raise BadRequest(f"unknown rule action '{action.get('type')}'")
+            if action.get("when") and not compile_expression(action["when"]).evaluate(
+                env.variables, clock=FixedClock(env.now)
+            ):
+                continue  # the action's own condition ("when") is false: skipped
+            if action.get("lookup"):
+                names = with_lookups(env, action, index)
+                if names is None:
+                    continue
+                try:
+                    handler(env, action, f"{env.key}:{index}")
+                finally:
+                    for name in names:
+                        env.variables.pop(name, None)
+                continue
             handler(env, action, f"{env.key}:{index}")
+
+
+def lookups_of(action: dict[str, Any]) -> list[dict[str, Any]]:
+    """An action's lookups: one object or a list (later ones may read what earlier ones found)."""
+    spec = action.get("lookup")
+    return [] if not spec else spec if isinstance(spec, list) else [spec]
+
+
+def with_lookups(env: ActionEnv, action: dict[str, Any], index: int) -> list[str] | None:
+    """Bind the action's looked-up records (decision table); None when one matches nothing: the action is
+    skipped (noted in the run log) or, with ``if_none: error``, refused with its message."""
+    bound: list[str] = []
+    for spec in lookups_of(action):
+        found = lookup(env, spec)
+        name = spec.get("as", LOOKUP_NAME)
+        if found is not None:
+            env.variables[name] = found
+            bound.append(name)
+            continue
+        for done in bound:
+            env.variables.pop(done, None)
+        if spec.get("if_none", "skip") == "error":
+            message = label_text(spec.get("none_message"), env.lang)
+            raise LookupMissing(message or f"no '{spec['entity']}' record matches: {spec.get('where') or spec['id']}")
+        env.skipped.append(f"action {index} ({action['type']}) skipped: no '{spec['entity']}' record matches")
+        log.info("rule %s: %s", env.rule_id, env.skipped[-1])
+        return None
+    return bound
+
+
+def lookup(env: ActionEnv, spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The first record of ``spec.entity`` (in ``order_by`` order) for which ``where`` is true, the candidate
+    being bound to ``as`` next to the triggering record's names. Read as the platform, in the run's transaction;
+    meant for small reference tables (rule bases), so at most LOOKUP_LIMIT candidates are read."""
+    from runtime.records.query import ListQuery
+
+    name = spec.get("as", LOOKUP_NAME)
+    target = env.app.registry.entity(spec["entity"])
+    if spec.get("id"):  # follow a reference: the record whose id the expression gives
+        ident = env.value(spec["id"])
+        if not isinstance(ident, int) or isinstance(ident, bool):
+            return None
+        try:
+            with joined_transaction(env.conn):
+                return typed(target, env.app.records.get(spec["entity"], ident, RULE_CTX))
+        except NotFound:
+            return None
+    order = spec.get("order_by")
+    sort = [(order.lstrip("-"), order.startswith("-"))] if order else []
+    where = compile_expression(spec["where"])
+    clock = FixedClock(env.now)
+    page = env.app.records.list(spec["entity"], ListQuery(sort=sort, limit=LOOKUP_LIMIT, count="none"), RULE_CTX)
+    for item in page.items:
+        candidate = typed(target, item)
+        if where.evaluate({**env.variables, name: candidate}, clock=clock):
+            return candidate
+    return None
 
 
 def _set_fields(env: ActionEnv, action: dict[str, Any], key: str) -> None:
@@ -82,7 +169,62 @@ def _set_fields(env: ActionEnv, action: dict[str, Any], key: str) -> None:
 
 def _create_record(env: ActionEnv, action: dict[str, Any], key: str) -> None:
     values = {name: env.value(source) for name, source in action["values"].items()}
-    env.app.records.create(action["entity"], values, env.ctx)
+    created = env.app.records.create(action["entity"], values, env.ctx, form_id=action.get("form"))
+    _link(env, action, created)
+
+
+def _update_record(env: ActionEnv, action: dict[str, Any], key: str) -> None:
+    """Change another record, named by an expression giving its id (a reference field); nothing when None."""
+    _write_other(env, action, create=False)
+
+
+def _upsert_record(env: ActionEnv, action: dict[str, Any], key: str) -> None:
+    """Update the record named by ``record`` (an id expression) or else the first one whose ``match`` fields
+    equal the given values; create it when there is none (a lead converted into a hospital record)."""
+    _write_other(env, action, create=True)
+
+
+def _write_other(env: ActionEnv, action: dict[str, Any], *, create: bool) -> None:
+    from runtime.records.query import Filter, ListQuery
+
+    entity = action["entity"]
+    target: dict[str, Any] | None = None
+    ident = env.value(action["record"]) if action.get("record") else None
+    if ident not in (None, ""):
+        if isinstance(ident, bool) or not isinstance(ident, int):
+            raise BadRequest(f"{action['type']}: 'record' must give a record id, got {ident!r}")
+        target = env.app.records.get(entity, ident, env.ctx)
+    matched = {name: env.value(source) for name, source in (action.get("match") or {}).items()}
+    if target is None and matched and all(v not in (None, "") for v in matched.values()):
+        filters = [Filter(name, "eq", value) for name, value in matched.items()]
+        found = env.app.records.list(entity, ListQuery(filters=filters, limit=1, count="none"), env.ctx).items
+        target = found[0] if found else None
+    if target is None and not create:
+        return
+    env.variables["target"] = typed(env.app.registry.entity(entity), target) or {}  # dates as dates
+    try:
+        values = {name: env.value(source) for name, source in action["values"].items()}
+    finally:
+        env.variables.pop("target", None)
+    if target is None:
+        written = env.app.records.create(entity, {**matched, **values}, env.ctx, form_id=action.get("form"))
+    else:
+        written = env.app.records.update(entity, target["id"], values, env.ctx, expected_version=None)
+    _link(env, action, written)
+
+
+def _link(env: ActionEnv, action: dict[str, Any], written: dict[str, Any]) -> None:
+    """``link_field``: store the written record's id in a reference field of the acting record, so the
+    next actions (and the record) see it."""
+    name = action.get("link_field")
+    if not name or env.entity is None or env.record_id is None:
+        return
+    if (env.record or {}).get(name) == written["id"]:
+        return
+    updated = env.app.records.update(env.entity, env.record_id, {name: written["id"]}, env.ctx, expected_version=None)
+    env.record = updated
+    env.variables.update(updated)
+    env.variables["record"] = updated
 
 
 def _create_task(env: ActionEnv, action: dict[str, Any], key: str) -> None:
@@ -124,12 +266,29 @@ def recipients(env: ActionEnv, specs: list[dict[str, Any]]) -> list[int]:
                 .join(pt.users, pt.users.c.id == pt.user_roles.c.user_id)
                 .where(pt.user_roles.c.role_id == spec["role"], pt.users.c.active.is_(True))
             )
+            if spec.get("over"):
+                departments = _departments_over(env, record.get(spec["over"]))
+                if departments is not None:
+                    q = q.where(pt.users.c.department_id.in_(departments))
             found += list(env.conn.execute(q).scalars())
         elif "user" in spec:
             uid = env.conn.execute(sa.select(pt.users.c.id).where(pt.users.c.username == spec["user"])).scalar()
             if uid is not None:
                 found.append(uid)
     return sorted(set(found))
+
+
+def _departments_over(env: ActionEnv, user_id: Any) -> list[int] | None:
+    """The department of the user a record names and every department above it: a role recipient with
+    "over": "liaison" reaches the managers of that liaison's team (and their superiors), not every holder of
+    the role. None (no narrowing) when the record names nobody or that user has no department: then the
+    notice still reaches the whole role rather than no one."""
+    if not isinstance(user_id, int):
+        return None
+    dept = env.conn.execute(sa.select(pt.users.c.department_id).where(pt.users.c.id == user_id)).scalar()
+    if dept is None:
+        return None
+    return [dept, *env.app.permissions.subjects.tree().ancestors(dept)]
 
 
 def contacts(env: ActionEnv, specs: list[dict[str, Any]]) -> list[Contact]:
@@ -208,6 +367,8 @@ def json_value(value: Any) -> Any:
 HANDLERS = {
     "set_fields": _set_fields,
     "create_record": _create_record,
+    "update_record": _update_record,
+    "upsert_record": _upsert_record,
     "create_task": _create_task,
     "notify": _notify,
     "start_workflow": _start_workflow,

@@ -3,10 +3,12 @@ and cron schedule a rule names must exist and make sense, reported as file + JSO
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 from croniter import croniter
 
+from runtime.automation.rules.actions import LOOKUP_NAME
 from runtime.automation.rules.model import EXTRA_NAMES, trigger_kind
 from runtime.automation.rules.templating import template_problems
 from runtime.blueprints.errors import PackError, pointer
@@ -38,6 +40,24 @@ def check_actions(
 
     for i, action in enumerate(actions):
         kind = action.get("type")
+        here = allowed
+        if action.get("when"):
+            for problem in check_expression(action["when"], allowed):
+                err((i, "when"), f"condition does not compile: {problem}")
+        if action.get("lookup"):
+            problems: list[tuple[tuple, str]] = []
+            here, found = lookup_names(pack, action, allowed, problems)
+            for where, message in problems:
+                err((i, "lookup", *where), message)
+            for part in ("values", "data", "body", "match"):
+                for key, source in (action.get(part) or {}).items():
+                    if check_expression(source, here):
+                        continue  # reported below with the action's other expressions
+                    for name, target in found.items():
+                        known = {f.name for f in target.fields} | set(EXTRA_NAMES)
+                        for used in subscripts(source, name):
+                            if used not in known:
+                                err((i, part, key), f"unknown field '{used}' of entity '{target.id}' ({name}[...])")
         if kind == "set_fields":
             if entity is None:
                 err((i,), "set_fields needs the rule's 'entity' (a record to change)")
@@ -46,19 +66,15 @@ def check_actions(
             for name in action["values"]:
                 if name not in known:
                     err((i, "values", name), f"unknown field '{name}' of entity '{entity.id}'")
-            exprs((i, "values"), action["values"], allowed)
-        elif kind == "create_record":
+            exprs((i, "values"), action["values"], here)
+        elif kind in ("create_record", "update_record", "upsert_record"):
             target = pack.entities.get(action["entity"])
             if target is None:
                 err((i, "entity"), f"unknown entity '{action['entity']}'")
                 continue
-            known = {f.name for f in target.fields}
-            for name in action["values"]:
-                if name not in known:
-                    err((i, "values", name), f"unknown field '{name}' of entity '{target.id}'")
-            exprs((i, "values"), action["values"], allowed)
+            errors.extend(_check_write(pack, rel, action, entity, target, (*base, i), here))
         elif kind == "create_task":
-            for problem in template_problems(action["title"], allowed):
+            for problem in template_problems(action["title"], here):
                 err((i, "title"), problem)
             if action.get("form") and action["form"] not in pack.forms:
                 err((i, "form"), f"unknown form '{action['form']}'")
@@ -73,6 +89,11 @@ def check_actions(
                         err((i, "recipients", j, "field"), f"unknown field '{recipient['field']}'")
                     elif f.type not in USER_TYPES:
                         err((i, "recipients", j, "field"), f"field '{f.name}' is a {f.type} field, not a user field")
+                elif "over" in recipient:
+                    f = entity.field(recipient["over"]) if entity is not None else None
+                    if f is None or f.type not in USER_TYPES:
+                        problem = f"'{recipient['over']}' is not a user field of the rule's record"
+                        err((i, "recipients", j, "over"), problem)
                 elif "contact" in recipient:
                     if entity is None:
                         err((i, "recipients", j, "contact"), "a contact is read from the rule's record: set 'entity'")
@@ -80,12 +101,103 @@ def check_actions(
                     for problem in check_contact(entity, recipient["contact"], pack.entities):
                         err((i, "recipients", j, "contact"), problem)
             for part in ("title", "body"):
-                for problem in template_problems(action.get(part) or "", allowed):
+                for problem in template_problems(action.get(part) or "", here):
                     err((i, part), problem)
         elif kind == "start_workflow":
-            exprs((i, "data"), action.get("data") or {}, allowed)
+            exprs((i, "data"), action.get("data") or {}, here)
         elif kind == "webhook":
-            exprs((i, "body"), action.get("body") or {}, allowed)
+            exprs((i, "body"), action.get("body") or {}, here)
+    return errors
+
+
+def lookup_names(
+    pack: Any, action: dict[str, Any], allowed: list[str] | None, problems: list[tuple[tuple, str]]
+) -> tuple[list | None, dict]:
+    """Check an action's lookups in order; the names the action may then read, and name -> looked-up entity."""
+    specs = action["lookup"] if isinstance(action["lookup"], list) else [action["lookup"]]
+    here = allowed
+    found: dict[str, Any] = {}
+    for j, spec in enumerate(specs):
+        where = (j,) if isinstance(action["lookup"], list) else ()
+        problems += [((*where, *at), message) for at, message in check_lookup(pack, spec, here, found)]
+        name = spec.get("as", LOOKUP_NAME)
+        here = None if here is None else [*here, name]
+        if pack.entities.get(spec["entity"]) is not None:
+            found[name] = pack.entities[spec["entity"]]
+    return here, found
+
+
+def check_lookup(
+    pack: Any, spec: dict[str, Any], allowed: list[str] | None, earlier: dict[str, Any] | None = None
+) -> list[tuple[tuple, str]]:
+    """The looked-up entity, its order_by field and the fields read as rule["x"] must exist; 'where' compiles."""
+    target = pack.entities.get(spec["entity"])
+    if target is None:
+        return [(("entity",), f"unknown entity '{spec['entity']}' (not an entity of this pack)")]
+    problems: list[tuple[tuple, str]] = []
+    order = (spec.get("order_by") or "").lstrip("-")
+    if order and order not in {f.name for f in target.fields} | set(EXTRA_NAMES):
+        problems.append((("order_by",), f"unknown field '{order}' of entity '{target.id}'"))
+    name = spec.get("as", LOOKUP_NAME)
+    part = "where" if spec.get("where") else "id"
+    names = None if allowed is None else [*allowed, name] if part == "where" else allowed
+    compiled = check_expression(spec[part], names)
+    problems += [((part,), f"expression does not compile: {p}") for p in compiled]
+    if not compiled:
+        readable = {**(earlier or {}), **({name: target} if part == "where" else {})}
+        for var, entity in readable.items():
+            known = {f.name for f in entity.fields} | set(EXTRA_NAMES)
+            for used in subscripts(spec[part], var):
+                if used not in known:
+                    problems.append(((part,), f"unknown field '{used}' of entity '{entity.id}' in {var}[\"{used}\"]"))
+    return problems
+
+
+def subscripts(source: str, name: str) -> list[str]:
+    """The constant keys read from ``name`` in an expression: rule["level"] -> level."""
+    found = []
+    for node in ast.walk(ast.parse(source.strip(), mode="eval")):
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == name
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)
+        ):
+            found.append(node.slice.value)
+    return found
+
+
+def _check_write(
+    pack: Any, rel: str, action: dict[str, Any], entity: Any, target: Any, base: tuple, allowed: list[str] | None
+) -> list[PackError]:
+    """create_record, update_record, upsert_record: the fields, expressions, form and link field."""
+    errors: list[PackError] = []
+
+    def err(where: tuple, message: str) -> None:
+        errors.append(PackError(rel, pointer(*base, *where), message))
+
+    known = {f.name for f in target.fields}
+    for part in ("values", "match"):
+        for name in action.get(part) or {}:
+            if name not in known:
+                err((part, name), f"unknown field '{name}' of entity '{target.id}'")
+    with_target = allowed if allowed is None or action["type"] == "create_record" else [*allowed, "target"]
+    sources = [("values", action["values"], with_target), ("match", action.get("match") or {}, allowed)]
+    sources.append(((), {"record": action["record"]} if action.get("record") else {}, allowed))
+    for part, values, names in sources:
+        for name, source in values.items():
+            for problem in check_expression(source, names):
+                err((*([part] if part else []), name), f"expression does not compile: {problem}")
+    if action.get("form"):
+        form = pack.forms.get(action["form"])
+        if form is None or form.entity != target.id:
+            err(("form",), f"'{action['form']}' is not a form of entity '{target.id}'")
+    if action.get("link_field"):
+        link = entity.field(action["link_field"]) if entity is not None else None
+        if link is None or link.type != "reference" or link.opt("entity") != target.id:
+            message = f"'{action['link_field']}' is not a reference field to '{target.id}' of the acting record"
+            err(("link_field",), message)
     return errors
 
 

@@ -101,8 +101,8 @@ class RuleEngine:
 
     def state_field(self, entity: str) -> str:
         for doc in self.app.registry.extras("state_machine").values():
-            if doc.get("entity") == entity:
-                return doc.get("field", "status")
+            if doc.get("entity") == entity and doc.get("field"):  # action-only documents have no field
+                return doc["field"]
         return "status"
 
     # record triggers --------------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ class RuleEngine:
             return
         record = event.after if event.after is not None else event.before
         if rule.condition is not None:
-            names = variables(record, before=event.before)
+            names = variables(record, before=event.before, entity=event.entity)
             if not rule.condition.evaluate(names, clock=self.app.clock):
                 return
         version = (record or {}).get("version")
@@ -235,7 +235,8 @@ class RuleEngine:
                     run_actions(env, rule.actions)
                 finally:
                     _DEPTH.reset(token)
-                runs.record_run(conn, key=key, rule_id=rule_id, status="ok", now=now, **where)
+                note = "; ".join(env.skipped) or None  # lookups that matched nothing
+                runs.record_run(conn, key=key, rule_id=rule_id, status="ok", now=now, **where, error=note)
         except Exception as exc:
             log.warning("rule %s failed (%s): %s", rule_id, key, exc)
             with self.app.db.write() as conn:
@@ -267,7 +268,8 @@ class RuleEngine:
             # the actions see the write that triggered them, even if the record changed since
             before = {**record, **{k: v[0] for k, v in payload["changes"].items()}}
             record = {**record, **{k: v[1] for k, v in payload["changes"].items()}}
-        names = variables(record, before=before, event=payload.get("event"))
+        typed = self.app.registry.entity(entity) if entity else None
+        names = variables(record, before=before, event=payload.get("event"), entity=typed)
         return ActionEnv(self.app, conn, rule.id, payload["key"], entity, record, names, now)
 
     def webhook_job(self, payload: dict[str, Any]) -> None:
@@ -434,7 +436,8 @@ class RuleEngine:
         if rule.condition is not None:
             with joined_transaction(conn):
                 record = self.app.records.get(rule.entity, record_id, RULE_CTX)
-            if not rule.condition.evaluate(variables(record), clock=self.app.clock):
+            names = variables(record, entity=self.app.registry.entity(rule.entity))
+            if not rule.condition.evaluate(names, clock=self.app.clock):
                 return
         conn.execute(
             sa.insert(rule_fired).values(
@@ -477,7 +480,7 @@ class RuleEngine:
             for record_id in ids:
                 if where or rule.condition is not None:
                     record = self.app.records.get(rule.entity, record_id, RULE_CTX)
-                    names = variables(record)
+                    names = variables(record, entity=self.app.registry.entity(rule.entity))
                     if where and not self._true(where, names):
                         continue
                     if rule.condition is not None and not rule.condition.evaluate(names, clock=self.app.clock):

@@ -101,8 +101,17 @@ def variables(
     before: dict[str, Any] | None = None,
     event: dict[str, Any] | None = None,
     input: dict[str, Any] | None = None,  # noqa: A002 - the name rule authors write
+    entity: Any = None,
+    input_entity: Any = None,
 ) -> dict[str, Any]:
-    """What an expression sees: the record's values by name, plus record/before/event/input as mappings."""
+    """What an expression sees: the record's values by name, plus record/before/event/input as mappings.
+
+    With ``entity`` (and ``input_entity`` for an input form of another entity) the values are typed as
+    expressions expect (dates as dates, money as Decimal), not the JSON text the records service returns,
+    so ``days_between(last_visit_date, today())`` works in conditions, guards and actions."""
+    if entity is not None:
+        record, before = typed(entity, record), typed(entity, before)
+        input = typed(input_entity or entity, input)  # noqa: A001
     values: dict[str, Any] = {}
     if event:
         values.update(event)
@@ -112,6 +121,15 @@ def variables(
         values.update(input)
     values.update(record=record or {}, before=before or {}, event=event or {}, input=input or {})
     return values
+
+
+def typed(entity: Any, values: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A record's JSON values as expression values; names that are not fields (id, version...) kept as they are."""
+    if not values:
+        return values
+    from runtime.records.convert import python_values
+
+    return {**values, **python_values(entity.fields, values)}
 
 
 def date_key(value: Any) -> str:

@@ -10,7 +10,8 @@ For a score over records R, each component gives a raw value per record:
 then ``decay`` (half-life in days) multiplies it by 0.5 ** (age / half_life), the age being that of the
 record's ``date_field`` (value components) or of the newest aggregated row (aggregates: MAX in the same
 query). With ``cap``, the normalised value is min(value, cap) / cap * 100 (0-100), else the value itself.
-The score is the sum of normalised value x weight, rounded to 2 decimals; the grade is the first
+The score is the sum of normalised value x weight (a negative weight lowers it), rounded to 2 decimals and
+raised to ``floor`` when given; the grade is the first
 threshold (highest ``min`` first) the score reaches.
 """
 
@@ -107,6 +108,8 @@ def compute(app: Any, conn: Connection, score: dict, records: dict[int, dict[str
             results[rid].components.append(_explain(app, comp, raw, latest, now, scored))
     for result in results.values():
         result.value = round(sum(c["contribution"] for c in result.components), 2)
+        if score.get("floor") is not None:  # negative weights may pull the sum below it
+            result.value = max(result.value, float(score["floor"]))
         result.grade = grade_of(score, result.value)
     return results
 
