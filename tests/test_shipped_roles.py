@@ -2,8 +2,10 @@
 
 Both packs are deployed with their demo data (the demo organisation included) once per database and
 module; each test signs in as demo users with the shared demo password from the data directory, the way
-a person trying the demo would. Referral network: liaisons rn.liaison1/2 (拓展一组, manager rn.manager1)
-and rn.liaison3 (拓展二组, manager rn.manager2), leader rn.leader. Patient CRM: officers pc.officer1/2
+a person trying the demo would. Referral network: liaisons rn.liaison1..5 (拓展一组, manager rn.manager1)
+and rn.liaison6..10 (拓展二组, manager rn.manager2), leader rn.leader; the records waiting in a pool (leads
+in the lead pool, hospitals without liaison) are visible to every liaison and manager, who may claim them.
+Patient CRM: officers pc.officer1/2
 (市场一组, supervisor pc.supervisor1) and pc.officer3 (市场二组, supervisor pc.supervisor2), manager
 pc.manager over both groups, director, president, analyst. it.admin holds the administrator role.
 """
@@ -120,6 +122,16 @@ def owned_by(demo: Demo, entity: str, owner: str, *usernames: str) -> set[int]:
     return {r["id"] for r in demo.every(entity) if r[owner] in wanted}
 
 
+def pooled(demo: Demo, entity: str) -> set[int]:
+    """The records of an entity waiting in one of its pools (readable by those who may claim them)."""
+    pools = demo.app.pools.of_entity(entity)
+    return {r["id"] for r in demo.every(entity) if any(demo.app.pools.in_pool(p, r) for p in pools)}
+
+
+TEAM1 = tuple(f"rn.liaison{i}" for i in range(1, 6))
+TEAM2 = tuple(f"rn.liaison{i}" for i in range(6, 11))
+
+
 def rights(demo: Demo, username: str, entity: str) -> set[str]:
     return {a for a in ACTIONS if demo.app.permissions.can(demo.ctx(username), entity, a)}
 
@@ -133,6 +145,8 @@ def test_rn17_pc16_every_shipped_role_has_a_demo_user_who_can_sign_in(demo: Demo
         "outreach_manager",
         "network_leader",
         "administrator",
+        "manager",
+        "legal",
         "development_officer",
         "development_supervisor",
         "development_manager",
@@ -154,11 +168,10 @@ def test_rn17_liaison_lists_only_the_hospitals_leads_and_follow_ups_in_their_cha
     for entity, owner in (("partner_hospital", "liaison"), ("coop_lead", "owner"), ("follow_up", "follower")):
         mine = owned_by(demo, entity, owner, "rn.liaison1")
         assert mine, f"the demo gives liaison 1 some {entity} records"
-        assert ids(listed(client, entity)) == mine, entity
+        assert ids(listed(client, entity)) == mine | pooled(demo, entity), entity
     total = client.get(f"{API}/partner_hospital", params={"count": "exact"}).json()["total"]
-    assert (
-        total == len(owned_by(demo, "partner_hospital", "liaison", "rn.liaison1")) < len(demo.every("partner_hospital"))
-    )
+    visible = owned_by(demo, "partner_hospital", "liaison", "rn.liaison1") | pooled(demo, "partner_hospital")
+    assert total == len(visible) < len(demo.every("partner_hospital"))
     # tender intelligence is shared with every liaison
     assert len(listed(client, "bidding_record")) == len(demo.every("bidding_record"))
 
@@ -183,9 +196,9 @@ def test_rn17_manager_sees_the_teams_records_and_not_another_teams(demo: Demo) -
     team1 = demo.client("rn.manager1")
     team2 = demo.client("rn.manager2")
     for entity, owner in (("partner_hospital", "liaison"), ("coop_lead", "owner"), ("follow_up", "follower")):
-        assert ids(listed(team1, entity)) == owned_by(demo, entity, owner, "rn.liaison1", "rn.liaison2"), entity
-        assert ids(listed(team2, entity)) == owned_by(demo, entity, owner, "rn.liaison3"), entity
-    other = sorted(owned_by(demo, "partner_hospital", "liaison", "rn.liaison3"))[0]
+        assert ids(listed(team1, entity)) == owned_by(demo, entity, owner, *TEAM1) | pooled(demo, entity), entity
+        assert ids(listed(team2, entity)) == owned_by(demo, entity, owner, *TEAM2) | pooled(demo, entity), entity
+    other = sorted(owned_by(demo, "partner_hospital", "liaison", "rn.liaison6"))[0]
     assert team1.get(f"{API}/partner_hospital/{other}").status_code == 404
     assert team2.get(f"{API}/partner_hospital/{other}").status_code == 200
 
@@ -217,14 +230,14 @@ def test_rn17_manager_appoints_a_liaison_and_the_hospital_moves_with_the_appoint
     # a manager cannot hand a hospital to another team (the change would take it out of their own scope):
     # it is refused and nothing changes; an administrator makes that move, and the other team takes over
     version = r.json()["version"]
-    r = manager.patch(path, json={"version": version, "liaison": demo.uid("rn.liaison3")})
+    r = manager.patch(path, json={"version": version, "liaison": demo.uid("rn.liaison6")})
     assert r.status_code == 403 and "outside the records you may see" in r.json()["error"]["message"], r.text
     assert demo.app.records.get("partner_hospital", hospital["id"], ADMIN)["liaison"] == demo.uid("rn.liaison2")
-    r = demo.client("it.admin").patch(path, json={"version": version, "liaison": demo.uid("rn.liaison3")})
+    r = demo.client("it.admin").patch(path, json={"version": version, "liaison": demo.uid("rn.liaison6")})
     assert r.status_code == 200, r.text
     assert manager.get(path).status_code == 404
     assert demo.client("rn.manager2").get(path).status_code == 200
-    assert demo.client("rn.liaison3").get(path).status_code == 200
+    assert demo.client("rn.liaison6").get(path).status_code == 200
 
 
 def test_rn17_liaison_keeps_what_they_enter_but_cannot_reassign_delete_or_export(demo: Demo) -> None:
@@ -235,7 +248,10 @@ def test_rn17_liaison_keeps_what_they_enter_but_cannot_reassign_delete_or_export
     path = f"{API}/partner_hospital/{hospital['id']}"
     assert hospital["liaison"] is None and liaison.get(path).status_code == 200, "no liaison yet: the author's"
     assert demo.client("rn.manager1").get(path).status_code == 200, "entered in team 1"
-    assert demo.client("rn.manager2").get(path).status_code == 404
+    # without a liaison it waits in the hospital pool: the other team sees it (to claim it), cannot edit it
+    assert demo.client("rn.manager2").get(path).status_code == 200
+    r = demo.client("rn.manager2").patch(path, json={"version": hospital["version"], "remarks": "x"})
+    assert r.status_code == 403, r.text
     r = liaison.patch(path, json={"version": hospital["version"], "liaison": demo.uid("rn.liaison2")})
     assert r.status_code == 422 and r.json()["error"]["errors"][0]["field"] == "liaison", r.text
     r = liaison.patch(path, json={"version": hospital["version"], "beds": 80, "remarks": "新建乡镇卫生院"})
