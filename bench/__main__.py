@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from bench.bench_create import run_create
+from bench.bench_his import his_tessera, run_his_import, run_hl7_rate
 from bench.bench_list import run_list
 from bench.bench_report import run_report
 from bench.bench_validate import run_validate
@@ -19,7 +20,7 @@ from bench.bench_workflow import run_workflow
 from bench.harness import Result, environment, format_table, write_json
 from bench.setup_data import bench_tessera, bulk_load, progress
 
-BENCHMARKS = ("create", "list", "validate", "workflow", "report")
+BENCHMARKS = ("create", "list", "validate", "workflow", "report", "his")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "var" / "bench-results.json"
 NOTES = (
     "ours_us_per_record",
@@ -32,6 +33,9 @@ NOTES = (
     "speedup_vs_plain_jsonschema",
     "ours_ms_per_approval",
     "bare_ms_per_approval",
+    "phases_s",
+    "ours_ms_per_message",
+    "outcomes",
 )
 
 
@@ -49,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=200, help="repetitions per side of each list measurement")
     p.add_argument("--approvals", type=int, default=300, help="one-step approvals started and completed per side")
     p.add_argument("--deep", type=int, default=50_000, help="cursor position in the filtered list result")
+    p.add_argument("--his-patients", type=int, default=100_000, help="patients in the HIS bulk-import file")
+    p.add_argument("--hl7-messages", type=int, default=2_000, help="HL7 ADT messages processed for the rate")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     return p.parse_args(argv)
 
@@ -79,6 +85,14 @@ def run(args: argparse.Namespace) -> list[Result]:
                 with bench_tessera(backend, work / f"report-{backend}") as tessera:
                     bulk_load(tessera, args.rows)
                     results.append(run_report(tessera, backend))
+            if "his" in selected:  # HIS archive bulk import vs COPY, and HL7 ADT messages/s (bench/bench_his.py)
+                progress(f"his [{backend}]: {args.his_patients:,} patients")
+                with his_tessera(backend, work / f"his-{backend}") as tessera:
+                    results += run_his_import(tessera, backend, args.his_patients, work / f"his-{backend}")
+                    progress(f"his [{backend}]: {args.hl7_messages:,} HL7 ADT messages")
+                    rate = run_hl7_rate(tessera, backend, args.hl7_messages)
+                    if rate is not None:
+                        results.append(rate)
             if "workflow" in selected:
                 progress(f"workflow [{backend}]: {args.approvals:,} one-step approvals per side")
                 with bench_tessera(backend, work / f"workflow-{backend}") as tessera:

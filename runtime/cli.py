@@ -25,6 +25,11 @@ app.add_typer(db_app, name="db")
 app.add_typer(pack_app, name="pack")
 keys_app = typer.Typer(help="Encryption keys of sensitive fields: status, rotate, retire.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+his_app = typer.Typer(help="HIS integration: ADT stream simulation, bulk import of the archive.", no_args_is_help=True)
+app.add_typer(his_app, name="his")
+from runtime.his.cli import register as _register_his  # noqa: E402 - `his listen` and `his simulate` (runtime/his)
+
+_register_his(his_app)
 
 SHIPPED_PACKS = Path(__file__).resolve().parent.parent / "blueprints"
 
@@ -172,6 +177,9 @@ def serve(
     app = create_app(t)
     # background jobs run in-process while serving unless --no-jobs or TESSERA_JOBS_IN_PROCESS=0 (workers run them)
     app.state.jobs.enabled = jobs and os.environ.get("TESSERA_JOBS_IN_PROCESS", "1").lower() not in ("0", "false", "no")
+    from runtime.his.cli import start_configured_listener
+
+    start_configured_listener(t)  # HL7 v2 over MLLP when TESSERA_HIS_MLLP_PORT is set
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
@@ -285,6 +293,40 @@ def keys_retire(key_id: str) -> None:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"key {key_id} removed from {t.cipher.keys.key_file}")
+
+
+@his_app.command("import-patients")
+def his_import_patients(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="CSV file, header = fields"),
+    entity: str = typer.Option("patient", help="the entity loaded"),
+    key: str = typer.Option("his_patient_id", help="unique field matching a row to a stored record"),
+    stamp: str = typer.Option("his_updated_at", help="a stored record with a newer STAMP is kept ('' : none)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="read and validate every row, write nothing"),
+    as_json: bool = typer.Option(False, "--json", help="the report as JSON"),
+) -> None:
+    """Bulk-load the HIS patient archive (PC-17): every row validated first, all or nothing, upsert by KEY."""
+    from runtime.errors import TesseraError
+    from runtime.his.bulk_import import bulk_import
+
+    t = _tessera()
+    try:
+        report = bulk_import(t, entity, path, key=key, commit=not dry_run, stamp=stamp or None)
+    except TesseraError as exc:
+        typer.echo(f"{path.name}: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    for error in report.errors if not as_json else []:
+        typer.echo(f"{report.file}:{error.line}: {error.field}: {error.message}", err=True)
+    if report.error_count:
+        more = report.error_count - len(report.errors)
+        typer.echo(f"{report.error_count} error(s){f' ({more} not listed)' if more else ''}; nothing written", err=True)
+        raise typer.Exit(1)
+    verb = "checked (dry run)" if dry_run else "loaded"
+    typer.echo(
+        f"{report.rows} rows {verb} in {report.seconds['total']:.1f} s: "
+        f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged"
+    )
 
 
 def _install_extension_commands() -> None:

@@ -7,7 +7,11 @@ demo file's "key", to a demo user as "@user:username" and to a demo department a
 Dates may be relative to the day the demo loads ("@date:-30", "@datetime:-3 14:30", "@month:-5";
 runtime/demo_dates.py), so the demo never ages.
 Loading is skipped for an entity that already has records, so running the demo twice never duplicates
-data.
+data. A demo file with ``"snapshot": true`` already holds what the pack's automation made of its records
+(the visit and discharge-call tasks of its admissions, the opinions of its calls, the template follow-ups of
+its discharges): its records load with write-triggered automation paused (runtime/automation/pause.py), so
+that work is not duplicated and no message goes out again; date rules still watch them, so an open task in
+the demo still escalates on time.
 
 Demo users share one generated password. Like the admin login (admin-password.txt), it is never
 written into the pack: it is kept with the list of demo logins in DEMO_USERS_FILE in the data directory,
@@ -16,12 +20,14 @@ and demo_login_lines() gives the lines `tessera serve --demo` can print.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from runtime.automation.pause import write_automation_paused
 from runtime.blueprints.model import Pack
 from runtime.clock import Clock
 from runtime.demo_dates import PREFIXES as RELATIVE_DATE_PREFIXES
@@ -29,6 +35,7 @@ from runtime.demo_dates import resolve_relative_date
 from runtime.identity.policy import generate_password
 from runtime.permissions.admin import PeopleAdmin
 from runtime.records import Context
+from runtime.records.service import joined_transaction
 from runtime.services import Tessera
 from runtime.storage import platform_tables as pt
 
@@ -39,6 +46,9 @@ PLATFORM_REFERENCES = ("user", "department")
 """'@user:username' and '@department:code' name people, not demo records."""
 
 Keys = dict[tuple[str, str], int]
+BATCH = 500
+"""Demo records written per transaction: each still goes through the records service (validation, audit,
+rules) in its own savepoint, but thousands of records do not pay one commit (an fsync on SQLite) each."""
 
 
 @dataclass(frozen=True)
@@ -82,11 +92,15 @@ def load_demo(app: Tessera, pack: Pack, ctx: Context = DEMO_CONTEXT) -> dict[str
                     rows = conn.execute(sa.select(table.c.id, table.c[key_field])).all()
                     keys.update({(entity, str(row[1])): row.id for row in rows})
                 continue
-        for raw in doc["records"]:
-            record = app.records.create(entity, _resolve(raw, keys, app.clock), ctx)
-            if key_field:
-                keys[(entity, str(raw[key_field]))] = record["id"]
-            created[entity] = created.get(entity, 0) + 1
+        with write_automation_paused() if doc.get("snapshot") else nullcontext():
+            records = doc["records"]
+            for start in range(0, len(records), BATCH):
+                with app.db.write() as conn, joined_transaction(conn):  # one commit per batch, not per record
+                    for raw in records[start : start + BATCH]:
+                        record = app.records.create(entity, _resolve(raw, keys, app.clock), ctx)
+                        if key_field:
+                            keys[(entity, str(raw[key_field]))] = record["id"]
+                        created[entity] = created.get(entity, 0) + 1
     return created
 
 

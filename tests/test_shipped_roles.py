@@ -153,6 +153,10 @@ def test_rn17_pc16_every_shipped_role_has_a_demo_user_who_can_sign_in(demo: Demo
         "development_director",
         "president",
         "data_analyst",
+        "doctor",
+        "nurse",
+        "mdt_coordinator",
+        "department_head",
     }
     labels = {demo.app.registry.roles[r].label_in("zh") for r in roles}
     assert labels <= {label for x in logins for label in x.roles.split("、")}, "one demo user per role at least"

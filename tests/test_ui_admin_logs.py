@@ -403,6 +403,7 @@ def test_pl21_admin_hub_links_every_administration_page(admin: httpx.Client) -> 
         "tile-audit": "/admin/audit",
         "tile-oplog": "/admin/oplog",
         "tile-errors": "/admin/errors",
+        "tile-his": "/admin/his",  # the HIS message log (ui/routes/admin_his.py)
         "tile-settings": "/admin/settings",
         "tile-jobs": "/admin/jobs",
         "tile-rules": "/admin/rules",

@@ -228,6 +228,7 @@ def _merge_catalogues() -> None:
     """Add the per-area catalogues of ui/messages; a key defined twice is a bug, so it fails loudly."""
     import ui.messages.builder as builder_pages  # builder home, versions, flows, editors (issue 7, BC)
     import ui.messages.builder_forms as builder_forms  # noqa: PLR0402 - form, entity and view designers (issue 7, BB)
+    import ui.messages.his as his_log  # HIS message log (ui/routes/admin_his.py)
     import ui.messages.imports as imports  # noqa: PLR0402 - record import page (ui/routes/record_imports.py)
     import ui.messages.notify as notify  # noqa: PLR0402 - notification centre, templates, delivery log
     import ui.messages.reports as reports  # noqa: PLR0402 - one line per catalogue keeps concurrent edits apart
@@ -250,6 +251,7 @@ def _merge_catalogues() -> None:
         notify,
         segments,
         imports,
+        his_log,
     ):
         for key, texts in module.MESSAGES.items():
             if key in MESSAGES:

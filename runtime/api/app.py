@@ -23,6 +23,7 @@ from runtime.api import (
     routes_exports,
     routes_files,
     routes_followups,
+    routes_his,
     routes_imports,
     routes_meta,
     routes_notify,
@@ -40,6 +41,7 @@ from runtime.api.errors import install_error_handlers
 from runtime.api.metrics import install_metrics
 from runtime.api.openapi import install_openapi
 from runtime.config import Settings
+from runtime.notify.unsubscribe import router as unsubscribe_router
 from runtime.services import Tessera
 
 log = logging.getLogger("tessera")
@@ -115,6 +117,8 @@ def create_app(tessera: Tessera | None = None, *, extensions: list[Extension] | 
         routes_pools.router,  # pools (runtime/automation/pools)
         routes_scores.router,  # scores and rankings (runtime/automation/scores)
         routes_segments.router,  # saved target groups of records (runtime/segments)
+        routes_his.router,  # HIS inbound HL7 v2 / FHIR and the message log (runtime/his)
+        unsubscribe_router,  # contacts' one-click opt-out links (runtime/notify/unsubscribe.py)
     ):
         app.include_router(router)
     app.state.jobs = tessera.jobs  # runtime/jobs; `tessera serve` turns its in-process runner on

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from runtime.api.deps import current_user, json_body, language, tessera
+from runtime.api.deps import context, current_user, json_body, language, tessera
 from runtime.blueprints.errors import PackInvalid
 from runtime.blueprints.model import Entity, label_text
 from runtime.blueprints.schema import pack_schema, validator_for
@@ -68,9 +68,9 @@ def get_option_set(set_id: str, request: Request) -> dict[str, Any]:
 async def put_option_set(set_id: str, request: Request) -> dict[str, Any]:
     """Administrators edit dictionaries at run time; existing values may be deactivated, never removed."""
     user = current_user(request)
-    if not user.is_admin:
-        raise Forbidden("only administrators may edit option sets")
     app = tessera(request)
+    if not _may_edit_options(app, request, user, set_id):
+        raise Forbidden("only administrators, or the roles the option set names in editable_by, may edit it")
     body = await json_body(request)
     if not isinstance(body, dict) or not isinstance(body.get("options"), list):
         raise BadRequest('send {"options": [...]} with the full list of options')
@@ -78,6 +78,19 @@ async def put_option_set(set_id: str, request: Request) -> dict[str, Any]:
         return save_option_overrides(app, set_id, body["options"], user.id)
     except PackInvalid as exc:
         raise BadRequest("; ".join(str(e) for e in exc.errors)) from exc
+
+
+def _may_edit_options(app: Any, request: Request, user: Any, set_id: str) -> bool:
+    """Administrators (the flag or the 'admin' right) edit every dictionary; an option set may also name the
+    roles that keep it (``editable_by``), e.g. the development managers who maintain the patient-source tree,
+    without making them administrators."""
+    if user.is_admin:
+        return True
+    ctx = context(request, user)
+    if app.permissions.has_right(ctx, "admin"):
+        return True
+    allowed = set(app.registry.option_set(set_id).raw.get("editable_by") or ())
+    return bool(allowed & set(app.permissions.subject(ctx).roles))
 
 
 @router.get("/packs")

@@ -75,7 +75,7 @@ ROLE_SCHEMA = {
         "id": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,39}$"},
         "label": {"type": "string", "minLength": 1, "maxLength": 200},
         "parent": {"type": "string"},
-        "rights": {"type": "array", "items": {"enum": ["admin", "designer"]}},
+        "rights": {"type": "array", "items": {"enum": ["admin", "designer", "his"]}},
         "permissions": {"type": "array", "items": {"type": "object"}},
     },
 }

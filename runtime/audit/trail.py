@@ -64,16 +64,17 @@ class AuditTrail:
         if event.action == "update" and not changes:
             return  # a save that changed nothing is not a change
         event.conn.execute(
-            sa.insert(audit).values(
-                at=self.clock.now(),
-                entity=event.entity.id,
-                record_id=event.record_id,
-                action=event.action,
-                actor_id=event.ctx.user_id,
-                channel=event.ctx.channel,
-                request_id=(event.ctx.request_id or None) and event.ctx.request_id[:64],
-                changes=changes,
-            )
+            sa.insert(audit),  # values as parameters: one cached compiled statement for every write
+            {
+                "at": self.clock.now(),
+                "entity": event.entity.id,
+                "record_id": event.record_id,
+                "action": event.action,
+                "actor_id": event.ctx.user_id,
+                "channel": event.ctx.channel,
+                "request_id": (event.ctx.request_id or None) and event.ctx.request_id[:64],
+                "changes": changes,
+            },
         )
 
     def _cipher(self) -> Cipher | None:

@@ -12,6 +12,10 @@ Specs (PL-12):
     on its row lock (PostgreSQL) or on the database write lock (SQLite) and never pick the same turn.
   - load balanced picks the user holding the fewest open records (``holder_field`` of ``entity``,
     default ``owner_id``, filtered by ``open_when``), counted with one GROUP BY in the database.
+* ``{"role": "supervisor", "over": "staff"}``: the holders nearest above the user in the field ``staff``
+  (same department, else the nearest parent department with a holder): an escalation target.
+* ``{"role": "doctor", "department_code": "<expression>"}``: the holders in the department with that code (the
+  ward's doctors), else every holder.
 * ``{"rules": [{"when": "<expression>", "assign": {...}}], "default": {...}}``: the first match.
 
 Returns a user id, or None when nobody fits (no such user, no holder of the role, no rule matches).
@@ -57,7 +61,12 @@ def assign(app: Any, conn: Connection, spec: dict, record: dict | None, *, entit
     if spec.get("owner"):
         return _user_id(record.get("owner_id"))
     if "role" in spec:
-        candidates = role_holders(conn, spec["role"], _department(spec, record))
+        if spec.get("over"):
+            candidates = holders_over(app, conn, spec["role"], record.get(spec["over"]))
+        elif spec.get("department_code"):
+            candidates = holders_by_code(app, conn, spec["role"], spec["department_code"], record)
+        else:
+            candidates = role_holders(conn, spec["role"], _department(spec, record))
         if not candidates:
             return None
         strategy = spec.get("strategy", "round_robin")
@@ -86,6 +95,35 @@ def _department(spec: dict, record: dict) -> int | None:
     if isinstance(dept, str) and dept.startswith("@"):
         return _user_id(record.get(dept[1:])) or -1
     return _user_id(dept)
+
+
+def holders_over(app: Any, conn: Connection, role: str, user_id: Any) -> list[int]:
+    """``{"role": r, "over": "staff"}``: the holders of ``r`` nearest above the user a field names, i.e. in
+    that user's department, else in the nearest parent department that has any (a caller's supervisor, then
+    the manager). Every holder when the field names nobody or no department has one: an escalation still
+    reaches someone."""
+    uid = _user_id(user_id)
+    dept = conn.execute(sa.select(pt.users.c.department_id).where(pt.users.c.id == uid)).scalar() if uid else None
+    if dept is not None:
+        for department in [dept, *app.permissions.subjects.tree().ancestors(dept)]:
+            found = role_holders(conn, role, department)
+            if found:
+                return found
+    return role_holders(conn, role)
+
+
+def holders_by_code(app: Any, conn: Connection, role: str, source: str, record: dict) -> list[int]:
+    """``{"role": "doctor", "department_code": "concat('WARD-', upper(ward))"}``: the holders in the department
+    whose code the expression gives for the record (the ward's doctors for a patient of that ward); every holder
+    when that department has none or does not exist, so an alert still reaches a doctor."""
+    try:
+        code = compile_expression(source).evaluate(record, clock=app.clock)
+    except ExpressionError as exc:
+        raise BadRequest(f"assignment department_code '{source}': {exc}") from None
+    d = pt.departments.c
+    dept = conn.execute(sa.select(d.id).where(d.code == str(code)).order_by(d.id).limit(1)).scalar() if code else None
+    found = role_holders(conn, role, int(dept)) if dept is not None else []
+    return found or role_holders(conn, role)
 
 
 def role_holders(conn: Connection, role: str, department_id: int | None = None) -> list[int]:

@@ -252,7 +252,7 @@ class WorkItems:
             return None
         form = self.app.registry.form(item["form"])
         entity = self.app.registry.entity(form.entity)
-        data = dict(answers)
+        data = {**((item.get("detail") or {}).get("answer_values") or {}), **answers}  # a follow-up step's prefill
         for f in entity.fields:  # link the answers to the item's record (e.g. the discharge they follow up)
             if f.type == "reference" and f.opt("entity") == item["entity"] and data.get(f.name) in (None, ""):
                 data[f.name] = item["record_id"]

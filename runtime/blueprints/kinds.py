@@ -43,6 +43,7 @@ EXTRA_KINDS: tuple[ExtraKind, ...] = (
     ExtraKind("reports", "report", "runtime.reports.checks:check_reports"),
     ExtraKind("dashboards", "dashboard", "runtime.reports.checks:check_dashboards"),
     ExtraKind("segments", "segment", "runtime.segments.checks:check_segments"),
+    ExtraKind("his", "his_mapping", "runtime.his.checks:check_his_mappings"),  # HIS inbound mapping (runtime/his)
 )
 FOLDER_KINDS = {k.folder: k.kind for k in EXTRA_KINDS}
 

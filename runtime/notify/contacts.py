@@ -33,6 +33,9 @@ class Contact:
     email: str = ""
     language: str = "zh"
     opt_out: bool = False
+    opt_out_ref: str = ""
+    """Where the opt-out lives ("patient:12:sms_opt_out"), which the unsubscribe link sets
+    (runtime/notify/unsubscribe.py)."""
 
     def as_recipient(self) -> dict[str, Any]:
         """The template variable ``recipient`` of a contact (same keys as a user's)."""
@@ -98,18 +101,23 @@ class ContactResolver:
         entity = self.app.registry.entity(entity_id)
         values: dict[str, Any] = {}
         ref = f"{entity_id}:{record.get('id')}"
+        opt_out_ref = ""
         for attr, path in spec.items():
             if attr not in ATTRIBUTES:
                 raise BadRequest(f"unknown contact attribute '{attr}'")
             head, _, tail = path.partition(".")
             if not tail:
                 values[attr] = record.get(head)
+                if attr == "opt_out" and isinstance(record.get("id"), int):
+                    opt_out_ref = f"{entity_id}:{record['id']}:{head}"
                 continue
             target_id = record.get(head)
             if not isinstance(target_id, int):
                 continue
             target_entity = entity.field(head).opt("entity")
             values[attr] = self._record(target_entity, target_id).get(tail)
+            if attr == "opt_out":
+                opt_out_ref = f"{target_entity}:{target_id}:{tail}"
             if attr in ("phone", "email"):
                 ref = f"{target_entity}:{target_id}"  # the person is the referenced record (the patient)
         phone, email = _text(values.get("phone")), _text(values.get("email"))
@@ -123,6 +131,7 @@ class ContactResolver:
             email=email,
             language="en" if language.startswith("en") else "zh",
             opt_out=values.get("opt_out") is True,
+            opt_out_ref=opt_out_ref,
         )
 
 

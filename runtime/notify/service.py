@@ -200,6 +200,10 @@ class Notifier:
                 "now": now,
                 "lang": contact.language,
             }
+            if contact.opt_out_ref:  # the person's one-click opt-out (runtime/notify/unsubscribe.py)
+                from runtime.notify.unsubscribe import url_for
+
+                found["unsubscribe_url"] = url_for(self.app, contact.opt_out_ref)
             if record is not None:
                 found["record"] = loader.record(record[0], int(record[1]))
             return found

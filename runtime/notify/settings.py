@@ -76,3 +76,31 @@ WEBHOOK_SECRET = declare(
         },
     )
 )
+HIS_OUTBOUND_URL = declare(
+    Param(
+        "his.outbound_url",
+        str,
+        "",
+        {"zh": "HIS 回传地址", "en": "HIS outbound URL"},
+        max=500,
+        description={
+            "zh": "随访结果和更新后的联系方式以 FHIR JSON POST 到此地址（失败自动重试）；留空则不回传。",
+            "en": "Follow-up results and updated contact details are POSTed here as FHIR JSON (retried on "
+            "failure); empty: nothing is sent back to the HIS.",
+        },
+    )
+)
+HIS_OUTBOUND_TOKEN = declare(
+    Param(
+        "his.outbound_token",
+        str,
+        "",
+        {"zh": "HIS 回传令牌", "en": "HIS outbound token"},
+        max=500,
+        secret=True,
+        description={
+            "zh": "作为 Authorization: Bearer 令牌发送给 HIS；留空则不带令牌。",
+            "en": "Sent to the HIS as an Authorization: Bearer token; empty: no token is sent.",
+        },
+    )
+)

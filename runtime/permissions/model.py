@@ -17,8 +17,8 @@ ACTIONS: tuple[str, ...] = ("create", "read", "update", "delete", "export", "imp
 WRITE_ACTIONS = ("create", "update", "delete")
 SCOPES: tuple[str, ...] = ("own", "department", "subtree", "organisation", "all")
 """From narrowest to broadest."""
-RIGHTS: tuple[str, ...] = ("admin", "designer")
-"""Global rights: admin (manage users, departments, roles), designer (edit blueprints)."""
+RIGHTS: tuple[str, ...] = ("admin", "designer", "his")
+"""Global rights: admin (manage users, departments, roles), designer (edit blueprints), his (send HIS messages)."""
 FULL, MASKED, HIDDEN = "full", "masked", "hidden"
 _LEVEL_RANK = {HIDDEN: 0, MASKED: 1, FULL: 2}
 

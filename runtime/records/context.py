@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-CHANNELS = ("ui", "api", "import", "workflow", "rule", "system")
+CHANNELS = ("ui", "api", "import", "workflow", "rule", "system", "his")
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ class Context:
 
     @property
     def may_write_read_only(self) -> bool:
-        """Rules, workflows and the system fill read-only fields; people do not."""
-        return self.channel in ("workflow", "rule", "system")
+        """Rules, workflows, the system and the HIS interface fill read-only fields; people do not."""
+        return self.channel in ("workflow", "rule", "system", "his")
 
 
 SYSTEM = Context(channel="system", lang="en", is_admin=True)

@@ -158,6 +158,8 @@ def parse_filter(entity: Entity, name: str, op: str, raw: str) -> Filter:
         if len(raw) > 200:
             raise BadRequest("a search text may have at most 200 characters")
         return Filter(name, op, raw)
+    if f.type == "datetime" and op in ("lt", "lte", "gt", "gte", "between"):
+        raw = _whole_days(op, raw)
     if op in ("in", "between"):
         parts = [p for p in raw.split(",")]
         if op == "between" and len(parts) != 2:
@@ -166,6 +168,21 @@ def parse_filter(entity: Entity, name: str, op: str, raw: str) -> Filter:
             raise BadRequest(f"{name}__in needs 1 to 100 values separated by commas")
         return Filter(name, op, [_typed(f, p) for p in parts])
     return Filter(name, op, _typed(f, raw))
+
+
+def _whole_days(op: str, raw: str) -> str:
+    """A datetime bound given as a bare date covers whole days (a list's date-range filter):
+    ``admitted_at__lte=2026-11-30`` includes that day, ``__gte`` starts at its midnight."""
+
+    def at(value: str, end: bool) -> str:
+        if len(value) == 10 and value[4] == "-" and value[7] == "-":
+            return value + ("T23:59:59" if end else "T00:00:00")
+        return value
+
+    if op == "between":
+        parts = raw.split(",")
+        return f"{at(parts[0], False)},{at(parts[1], True)}" if len(parts) == 2 else raw
+    return at(raw, op in ("lte", "gt"))
 
 
 def _typed(f: Field, raw: str) -> Any:

@@ -147,7 +147,7 @@ class RecordsService:
         if values is not None and is_simple_sort(sort):
             page_filters = tighten_for_cursor(query.filters, sort, values)
         page_where, shape, named = self._where_and_shape(entity, table, page_filters, query, ctx)
-        with self.db.read() as conn:
+        with self._read() as conn:  # inside a joined transaction: see its own writes (runtime/his merges)
             never_null = any(f.field == sort[0][0] and f.op in NON_NULL_OPS for f in query.filters)
             page = self._pager.page(
                 conn, table, page_where, sort, values, query.limit, never_null, shape=shape, named=named
@@ -308,7 +308,9 @@ class RecordsService:
                 if f.type == "autonumber":
                     row[f.name] = next_number(conn, entity.id, f.name, f.opt("format"), now)
             tables = self.registry.tables[entity.id]
-            record_id = conn.execute(sa.insert(tables.main).values(**row)).inserted_primary_key[0]
+            # values as parameters, not .values(**row): the compiled INSERT is cached per set of columns, so a
+            # bulk load (imports, demo data) does not rebuild and re-key the statement for every record
+            record_id = conn.execute(sa.insert(tables.main), row).inserted_primary_key[0]
             self._write_children(conn, entity, record_id, payload)
             if tables.children:
                 record = self._load_written(conn, entity, record_id, ctx, "create")

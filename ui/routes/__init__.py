@@ -57,5 +57,8 @@ router.include_router(builder_flows.router)  # /builder/{pack}/flows/{file}, /bu
 router.include_router(builder_editors.router)  # /builder/{pack}/{rules|templates|scores|reports|followups}/{id}
 router.include_router(report_subscriptions.router)  # /reports/{id}/subscriptions (scheduled delivery)
 router.include_router(segments.router)  # /segments: saved target groups, "save as segment" (runtime/segments)
+from ui.routes import admin_his  # noqa: E402 - /admin/his: the HIS message log (runtime/his)
+
+router.include_router(admin_his.router)
 
 __all__ = ["router"]

@@ -45,6 +45,7 @@ GROUPS: tuple[tuple[str, str, tuple[Tile, ...]], ...] = (
             Tile("audit", "/admin/audit", "bi-clock-history"),
             Tile("oplog", "/admin/oplog", "bi-activity"),
             Tile("errors", "/admin/errors", "bi-bug"),
+            Tile("his", "/admin/his", "bi-hospital"),  # HIS message log (ui/routes/admin_his.py)
         ),
     ),
     (

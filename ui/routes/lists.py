@@ -61,6 +61,8 @@ class QuickFilter:
     kind: str
     value: str
     choices: list[Choice] = field(default_factory=list)
+    value_to: str = ""
+    """daterange: the upper bound (the field's __lte parameter; value is __gte)."""
 
 
 def _params(request: Request) -> list[tuple[str, str]]:
@@ -305,6 +307,9 @@ def _quick_filters(
             out.append(
                 QuickFilter(key, label, "select" if choices else "text", current.get(key, ""), choices)
             )
+        elif f.type in ("date", "datetime"):  # a from-to range of days
+            start, end = f"{name}__gte", f"{name}__lte"
+            out.append(QuickFilter(name, label, "daterange", current.get(start, ""), value_to=current.get(end, "")))
         elif "contains" in field_type(f).filter_ops:
             key = f"{name}__contains"
             out.append(QuickFilter(key, label, "text", current.get(key, "")))

@@ -408,9 +408,12 @@ def _detail_page(
 def _related(
     app: Tessera, ctx: Context, entity: Entity, record: dict[str, Any], lookups: Lookups
 ) -> list[dict[str, Any]]:
-    """Records of other entities that point at this one (a hospital's contacts, visits, ...)."""
+    """Records of other entities that point at this one (a hospital's contacts, visits, ...); entities the user
+    may not read are left out rather than refusing the whole page (a nurse's view of a patient)."""
     out = []
     for other, field_name in app.registry.referencing_fields(entity.id):
+        if not app.permissions.can(ctx, other, "read"):
+            continue
         query = ListQuery(filters=[Filter(field_name, "eq", record["id"])], limit=RELATED_LIMIT, count="auto")
         page = app.records.list(other.id, query, ctx)
         columns = layout.list_columns(other, app.registry.default_view(other.id))

@@ -74,6 +74,19 @@ def check_followup_plans(pack: Any, documents: dict[str, dict[str, Any]]) -> lis
                     PackError(rel, f"{at}/alerts", "alerts test the answers of a form: the step needs a form")
                 )
             answer_fields = list(pack.entities[form.entity].field_names) if form is not None else None
+            if step.get("answer_values"):
+                if form is None:
+                    errors.append(
+                        PackError(
+                            rel, f"{at}/answer_values", "answer_values fill a form's record: the step needs a form"
+                        )
+                    )
+                for name, source in step["answer_values"].items():
+                    if answer_fields is not None and name not in answer_fields:
+                        problem = f"'{name}' is not a field of '{form.entity}', the entity of form '{form.id}'"
+                        errors.append(PackError(rel, f"{at}/answer_values/{name}", problem))
+                    for problem in check_expression(source, [*fields, "id", "due_at", "step_label"]):
+                        errors.append(PackError(rel, f"{at}/answer_values/{name}", problem))
             for j, alert in enumerate(alerts):
                 for problem in check_expression(alert["when"], answer_fields):
                     errors.append(PackError(rel, f"{at}/alerts/{j}/when", problem))

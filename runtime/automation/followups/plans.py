@@ -40,6 +40,9 @@ class Step:
     alerts: tuple[Alert, ...] = ()
     contact: dict[str, str] | None = None
     """sms/email steps with a contact go to that person of the record (the patient), not the assignee."""
+    answer_values: dict[str, str] | None = None
+    """Human steps with a form: field -> expression on the followed record, the values the answers record
+    starts with (its patient, title, type), so the person only enters the answers."""
 
     @property
     def is_human(self) -> bool:
@@ -91,6 +94,7 @@ def plan_from_doc(doc: dict[str, Any]) -> Plan:
                 sla_hours=raw.get("sla_hours"),
                 alerts=alerts,
                 contact=raw.get("contact"),
+                answer_values=raw.get("answer_values"),
             )
         )
     return Plan(

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from runtime.automation.followups.plans import Plan, Step, anchor_datetime, plan_from_doc, text
 from runtime.automation.followups.tables import followup_plans as fp
 from runtime.automation.followups.tables import followup_steps as fs
+from runtime.automation.pause import write_automation_is_paused
 from runtime.errors import NotFound
 from runtime.expressions import ExpressionError, evaluate
 from runtime.notify.contacts import Contact, ContactResolver
@@ -71,8 +72,8 @@ class Followups:
     # starting and rescheduling (after_write hook) -------------------------------------------------
     def on_write(self, event: WriteEvent) -> None:
         plans = self.plans_for(event.entity.id)
-        if not plans or event.record_id is None:
-            return
+        if not plans or event.record_id is None or write_automation_is_paused():
+            return  # paused: a snapshot (demo data) that already holds the plans' work is being loaded
         if event.action == "delete":
             self._stop_all(event.conn, event.entity.id, event.record_id, event.ctx)
             return
@@ -93,8 +94,11 @@ class Followups:
     def _applies(self, plan: Plan, record: dict[str, Any]) -> bool:
         if not plan.applies_when:
             return True
-        try:
-            return bool(evaluate(plan.applies_when, record, clock=self.app.clock))
+        from runtime.automation.rules.model import typed
+
+        try:  # typed as expressions expect (dates as dates), like rule conditions
+            values = typed(self.app.registry.entity(plan.entity), record) or {}
+            return bool(evaluate(plan.applies_when, values, clock=self.app.clock))
         except (ExpressionError, TypeError, ValueError) as exc:
             log.warning("follow-up plan %s: applies_when failed on the record (%s); not started", plan.id, exc)
             return False
@@ -288,6 +292,9 @@ class Followups:
         assignee: int | None,
     ) -> None:
         title = f"{text(plan_label, 'zh')} · {text(s['label'], 'zh')}"
+        detail = {"followup_step": s["id"], "plan": instance["plan_id"], "step": s["step_id"], "label": s["label"]}
+        if step is not None and step.answer_values:
+            detail["answer_values"] = self._answer_values(conn, step, instance, s)
         item_id = self.app.work_items.create(
             conn,
             title=title,
@@ -299,10 +306,28 @@ class Followups:
             form=s["form"],
             channel=s["channel"],
             source="followup",
-            detail={"followup_step": s["id"], "plan": instance["plan_id"], "step": s["step_id"], "label": s["label"]},
+            detail=detail,
             sla_hours=step.sla_hours if step is not None else None,
         )
         conn.execute(sa.update(fs).where(fs.c.id == s["id"]).values(status="open", work_item_id=item_id))
+
+    def _answer_values(
+        self, conn: Connection, step: Step, instance: dict[str, Any], s: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The step's ``answer_values`` evaluated on the followed record (typed), as JSON values."""
+        from runtime.automation.rules.actions import json_value
+        from runtime.automation.rules.model import typed
+
+        record = self._record(conn, instance) or {}
+        names = {
+            **(typed(self.app.registry.entity(instance["entity"]), record) or {}),
+            "due_at": s["due_at"],
+            "step_label": text(s["label"], "zh"),
+        }
+        return {
+            name: json_value(evaluate(source, names, clock=self.app.clock))
+            for name, source in (step.answer_values or {}).items()
+        }
 
     def _send(
         self,

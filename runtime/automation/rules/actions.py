@@ -6,6 +6,7 @@ outside effects (email, SMS, webhooks) are deferred as jobs that exist only if t
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from runtime.automation.rules.model import parse_duration, typed
 from runtime.automation.rules.templating import render
+from runtime.automation.rules.webhooks import render_body, seal_body
 from runtime.blueprints.model import label_text
 from runtime.clock import FixedClock
 from runtime.errors import BadRequest, Conflict, NotFound
@@ -32,6 +34,8 @@ WEBHOOK_TASK = "rules.webhook"
 LOOKUP_NAME = "found"
 """The name a looked-up record is bound to when the lookup gives no ``as``."""
 LOOKUP_LIMIT = 1000
+FOR_EACH_LIMIT = 20000
+"""The most records one for_each action runs for (a campaign audience), in one transaction."""
 
 
 class LookupMissing(Conflict):
@@ -83,21 +87,89 @@ def run_actions(env: ActionEnv, actions: list[dict[str, Any]]) -> None:
             handler = HANDLERS.get(action.get("type", ""))
             if handler is None:
                 raise BadRequest(f"unknown rule action '{action.get('type')}'")
-            if action.get("when") and not compile_expression(action["when"]).evaluate(
-                env.variables, clock=FixedClock(env.now)
-            ):
+            when = compile_expression(action["when"]) if action.get("when") else None
+            # a "when" reading a looked-up record (p["his_patient_id"] is not None) is checked after the lookup
+            late = (
+                when is not None
+                and not action.get("for_each")
+                and bool(when.names & {s.get("as", LOOKUP_NAME) for s in lookups_of(action)})
+            )
+            if when is not None and not late and not when.evaluate(env.variables, clock=FixedClock(env.now)):
                 continue  # the action's own condition ("when") is false: skipped
+            if action.get("for_each"):
+                for_each(env, action, index, handler)
+                continue
             if action.get("lookup"):
                 names = with_lookups(env, action, index)
                 if names is None:
                     continue
                 try:
+                    if late and not when.evaluate(env.variables, clock=FixedClock(env.now)):
+                        continue
                     handler(env, action, f"{env.key}:{index}")
                 finally:
                     for name in names:
                         env.variables.pop(name, None)
                 continue
             handler(env, action, f"{env.key}:{index}")
+
+
+def for_each(env: ActionEnv, action: dict[str, Any], index: int, handler: Any) -> None:
+    """Run one action once per record of a segment (a campaign's audience): each record is bound to
+    ``as`` (default 'item') and may be narrowed by ``where``; each run has its own key (key:index:record id),
+    so an upsert keyed on the record makes sending twice create nothing twice. At most FOR_EACH_LIMIT records."""
+    spec = action["for_each"]
+    name = spec.get("as", "item")
+    where = compile_expression(spec["where"]) if spec.get("where") else None
+    clock = FixedClock(env.now)
+    single = {k: v for k, v in action.items() if k != "for_each"}
+    count = 0
+    for item in segment_items(env, spec):
+        env.variables[name] = item
+        try:
+            if where is not None and not where.evaluate(env.variables, clock=clock):
+                continue
+            count += 1
+            if count > FOR_EACH_LIMIT:
+                raise BadRequest(f"for_each: more than {FOR_EACH_LIMIT} records; narrow the segment")
+            if single.get("lookup"):
+                names = with_lookups(env, single, index)
+                if names is None:
+                    continue
+                try:
+                    handler(env, single, f"{env.key}:{index}:{item.get('id')}")
+                finally:
+                    for bound in names:
+                        env.variables.pop(bound, None)
+                continue
+            handler(env, single, f"{env.key}:{index}:{item.get('id')}")
+        finally:
+            env.variables.pop(name, None)
+
+
+def segment_items(env: ActionEnv, spec: dict[str, Any]) -> Any:
+    """The records of the segment whose id the expression ``segment`` gives, read as the platform, page by page."""
+    from runtime.segments.service import SegmentService
+
+    segment_id = env.value(spec["segment"])
+    if not isinstance(segment_id, str) or not segment_id:
+        raise BadRequest(f"for_each: 'segment' must give a segment id, got {segment_id!r}")
+    service = SegmentService(env.app)
+    segment = next((s for s in service.visible(RULE_CTX) if s.id == segment_id), None)
+    if segment is None:
+        raise BadRequest(f"for_each: unknown segment '{segment_id[:100]}'")
+    target = env.app.registry.entity(segment.entity)
+    cursor = None
+    with joined_transaction(env.conn):
+        while True:
+            page = env.app.records.list(
+                segment.entity, service.query(segment, limit=200, cursor=cursor, count="none"), RULE_CTX
+            )
+            for item in page.items:
+                yield typed(target, item)
+            cursor = page.next_cursor
+            if not cursor or not page.items:
+                return
 
 
 def lookups_of(action: dict[str, Any]) -> list[dict[str, Any]]:
@@ -160,11 +232,30 @@ def lookup(env: ActionEnv, spec: dict[str, Any]) -> dict[str, Any] | None:
 def _set_fields(env: ActionEnv, action: dict[str, Any], key: str) -> None:
     if env.entity is None or env.record_id is None:
         raise BadRequest("set_fields needs a record (a rule with an entity)")
-    values = {name: env.value(source) for name, source in action["values"].items()}
+    values = {name: env.value(source) for name, source in (action.get("values") or {}).items()}
+    if action.get("assign"):
+        from runtime.automation.assignment import assign
+
+        for name, spec in action["assign"].items():  # a user field set by an assignment spec (escalated_to)
+            values[name] = assign(env.app, env.conn, spec, env.record, entity=env.entity)
+    for name, source in (action.get("departments") or {}).items():
+        values[name] = department_by_code(env, env.value(source))
     updated = env.app.records.update(env.entity, env.record_id, values, env.ctx, expected_version=None)
     env.record = updated
     env.variables.update(updated)
     env.variables["record"] = updated
+
+
+def department_by_code(env: ActionEnv, codes: Any) -> int | None:
+    """A department field set from department codes (a routing table in an expression: an opinion goes to
+    the ward's department, else the one for its category): the first code that names a department, else None."""
+    d = pt.departments.c
+    for code in codes if isinstance(codes, list) else [codes]:
+        if isinstance(code, str) and code:
+            found = env.conn.execute(sa.select(d.id).where(d.code == code).order_by(d.id).limit(1)).scalar()
+            if found is not None:
+                return int(found)
+    return None
 
 
 def _create_record(env: ActionEnv, action: dict[str, Any], key: str) -> None:
@@ -255,7 +346,7 @@ def recipients(env: ActionEnv, specs: list[dict[str, Any]]) -> list[int]:
     record = env.record or {}
     for spec in specs:
         if "field" in spec:
-            value = record.get(spec["field"])
+            value = _field_value(env, spec["field"])
             found += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, int)]
         elif spec.get("owner"):
             if isinstance(record.get("owner_id"), int):
@@ -267,7 +358,7 @@ def recipients(env: ActionEnv, specs: list[dict[str, Any]]) -> list[int]:
                 .where(pt.user_roles.c.role_id == spec["role"], pt.users.c.active.is_(True))
             )
             if spec.get("over"):
-                departments = _departments_over(env, record.get(spec["over"]))
+                departments = _departments_over(env, record.get(spec["over"]), _is_department(env, spec["over"]))
                 if departments is not None:
                     q = q.where(pt.users.c.department_id.in_(departments))
             found += list(env.conn.execute(q).scalars())
@@ -278,13 +369,40 @@ def recipients(env: ActionEnv, specs: list[dict[str, Any]]) -> list[int]:
     return sorted(set(found))
 
 
-def _departments_over(env: ActionEnv, user_id: Any) -> list[int] | None:
+def _field_value(env: ActionEnv, path: str) -> Any:
+    """A field of the record, or ``reference.field`` one reference away (the officer who recorded the
+    follow-up an opinion came from: ``followup_call.staff``), read as the platform."""
+    record = env.record or {}
+    head, _, tail = path.partition(".")
+    if not tail:
+        return record.get(head)
+    target_id = record.get(head)
+    entity = env.app.registry.entity(env.entity) if env.entity else None
+    field = entity.field(head) if entity is not None else None
+    if not isinstance(target_id, int) or field is None or field.type != "reference":
+        return None
+    try:
+        with joined_transaction(env.conn):
+            return env.app.records.get(field.opt("entity"), target_id, RULE_CTX).get(tail)
+    except NotFound:
+        return None
+
+
+def _is_department(env: ActionEnv, name: str) -> bool:
+    entity = env.app.registry.entity(env.entity) if env.entity else None
+    field = entity.field(name) if entity is not None else None
+    return field is not None and field.type == "department"
+
+
+def _departments_over(env: ActionEnv, user_id: Any, is_department: bool = False) -> list[int] | None:
     """The department of the user a record names and every department above it: a role recipient with
     "over": "liaison" reaches the managers of that liaison's team (and their superiors), not every holder of
     the role. None (no narrowing) when the record names nobody or that user has no department: then the
     notice still reaches the whole role rather than no one."""
     if not isinstance(user_id, int):
         return None
+    if is_department:  # "over" a department field: the holders in that department or above it
+        return [user_id, *env.app.permissions.subjects.tree().ancestors(user_id)]
     dept = env.conn.execute(sa.select(pt.users.c.department_id).where(pt.users.c.id == user_id)).scalar()
     if dept is None:
         return None
@@ -324,6 +442,8 @@ def _notify(env: ActionEnv, action: dict[str, Any], key: str) -> None:
 
 def _start_workflow(env: ActionEnv, action: dict[str, Any], key: str) -> None:
     data = {name: env.value(source) for name, source in (action.get("data") or {}).items()}
+    for name, spec in (action.get("users") or {}).items():  # e.g. one specialist per requested department
+        data[name] = users_per_department(env, spec)
     record = (env.entity, env.record_id) if env.entity and env.record_id else None
     host = env.app.workflows
     # the host's transaction-joining start: the instance exists iff this rule run commits
@@ -332,21 +452,51 @@ def _start_workflow(env: ActionEnv, action: dict[str, Any], key: str) -> None:
     )
 
 
+DEPARTMENT_SEPARATORS = re.compile(r"[,，、;；\s]+")
+
+
+def users_per_department(env: ActionEnv, spec: dict[str, Any]) -> list[int]:
+    """``{"role": "doctor", "departments": "<expression>"}``: one active holder of the role (the first by id) in
+    each department the expression names (a list, or text separated by commas, 、 or spaces; by code or by name),
+    in that order, without repeats: the specialists of an MDT consultation. Departments without a holder are
+    left out."""
+    from runtime.automation.assignment import role_holders
+
+    value = env.value(spec["departments"])
+    names = value if isinstance(value, list) else DEPARTMENT_SEPARATORS.split(str(value or ""))
+    d = pt.departments.c
+    found: list[int] = []
+    for name in [str(n).strip() for n in names if str(n).strip()]:
+        dept = env.conn.execute(
+            sa.select(d.id).where(sa.or_(d.code == name, d.name == name)).order_by(d.id).limit(1)
+        ).scalar()
+        holders = role_holders(env.conn, spec["role"], int(dept)) if dept is not None else []
+        pick = next((h for h in holders if h not in found), None)
+        if pick is not None:
+            found.append(pick)
+    return found
+
+
 def _webhook(env: ActionEnv, action: dict[str, Any], key: str) -> None:
     url = action["url"]
     if url.startswith("param:"):
         url = env.app.params.get(url.removeprefix("param:"))
+        if url == "":  # the endpoint is not configured (yet): nothing to send, noted in the run log
+            env.skipped.append(f"webhook skipped: parameter '{action['url'].removeprefix('param:')}' is not set")
+            return
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise BadRequest(f"parameter '{action['url']}' does not hold an http(s) URL")
-    body = {name: env.value(source) for name, source in (action.get("body") or {}).items()}
+    body = render_body(action.get("body") or {}, env.value)  # nested JSON: every string an expression
     payload = {
         "url": url,
-        "body": body,
         "rule": env.rule_id,
         "entity": env.entity,
         "record_id": env.record_id,
         "key": key + ":webhook",
     }
+    if action.get("headers"):
+        payload["headers"] = dict(action["headers"])  # templates: {param:...} is filled in when sending
+    seal_body(payload, body, getattr(env.app, "cipher", None))
     env.app.jobs.defer(WEBHOOK_TASK, payload, key=key + ":webhook", conn=env.conn)
 
 

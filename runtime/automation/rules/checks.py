@@ -8,9 +8,10 @@ from typing import Any
 
 from croniter import croniter
 
-from runtime.automation.rules.actions import LOOKUP_NAME
+from runtime.automation.rules.actions import LOOKUP_NAME, lookups_of
 from runtime.automation.rules.model import EXTRA_NAMES, trigger_kind
 from runtime.automation.rules.templating import template_problems
+from runtime.automation.rules.webhooks import body_expressions, header_problems
 from runtime.blueprints.errors import PackError, pointer
 from runtime.expressions import check_expression
 from runtime.notify.contacts import check_spec as check_contact
@@ -41,32 +42,52 @@ def check_actions(
     for i, action in enumerate(actions):
         kind = action.get("type")
         here = allowed
-        if action.get("when"):
-            for problem in check_expression(action["when"], allowed):
+        if action.get("for_each"):
+            spec = action["for_each"]
+            for problem in check_expression(spec["segment"], allowed):
+                err((i, "for_each", "segment"), f"expression does not compile: {problem}")
+            here = None if allowed is None else [*allowed, spec.get("as", "item")]
+            for problem in check_expression(spec.get("where") or "True", here):
+                err((i, "for_each", "where"), f"expression does not compile: {problem}")
+            allowed_here = here
+        else:
+            allowed_here = allowed
+        if action.get("when"):  # may read what the action's lookups find (then checked after them)
+            seen = [s.get("as", LOOKUP_NAME) for s in lookups_of(action)]
+            for problem in check_expression(action["when"], None if allowed is None else [*allowed, *seen]):
                 err((i, "when"), f"condition does not compile: {problem}")
         if action.get("lookup"):
             problems: list[tuple[tuple, str]] = []
-            here, found = lookup_names(pack, action, allowed, problems)
+            here, found = lookup_names(pack, action, allowed_here, problems)
             for where, message in problems:
                 err((i, "lookup", *where), message)
             for part in ("values", "data", "body", "match"):
-                for key, source in (action.get(part) or {}).items():
+                for key, source in _part_expressions(action, part):
                     if check_expression(source, here):
                         continue  # reported below with the action's other expressions
                     for name, target in found.items():
                         known = {f.name for f in target.fields} | set(EXTRA_NAMES)
                         for used in subscripts(source, name):
                             if used not in known:
-                                err((i, part, key), f"unknown field '{used}' of entity '{target.id}' ({name}[...])")
+                                err((i, part, *key), f"unknown field '{used}' of entity '{target.id}' ({name}[...])")
         if kind == "set_fields":
             if entity is None:
                 err((i,), "set_fields needs the rule's 'entity' (a record to change)")
                 continue
             known = {f.name for f in entity.fields}
-            for name in action["values"]:
+            for name in action.get("values") or {}:
                 if name not in known:
                     err((i, "values", name), f"unknown field '{name}' of entity '{entity.id}'")
-            exprs((i, "values"), action["values"], here)
+            for name in action.get("departments") or {}:
+                f = entity.field(name)
+                if f is None or f.type != "department":
+                    err((i, "departments", name), f"'{name}' is not a department field of entity '{entity.id}'")
+            exprs((i, "departments"), action.get("departments") or {}, here)
+            for name in action.get("assign") or {}:
+                f = entity.field(name)
+                if f is None or f.type not in USER_TYPES:
+                    err((i, "assign", name), f"'{name}' is not a user field of entity '{entity.id}'")
+            exprs((i, "values"), action.get("values") or {}, here)
         elif kind in ("create_record", "update_record", "upsert_record"):
             target = pack.entities.get(action["entity"])
             if target is None:
@@ -84,15 +105,15 @@ def check_actions(
         elif kind == "notify":
             for j, recipient in enumerate(action["recipients"]):
                 if "field" in recipient:
-                    f = entity.field(recipient["field"]) if entity is not None else None
+                    f = _user_field(pack, entity, recipient["field"])
                     if f is None:
                         err((i, "recipients", j, "field"), f"unknown field '{recipient['field']}'")
                     elif f.type not in USER_TYPES:
                         err((i, "recipients", j, "field"), f"field '{f.name}' is a {f.type} field, not a user field")
                 elif "over" in recipient:
                     f = entity.field(recipient["over"]) if entity is not None else None
-                    if f is None or f.type not in USER_TYPES:
-                        problem = f"'{recipient['over']}' is not a user field of the rule's record"
+                    if f is None or f.type not in (*USER_TYPES, "department"):
+                        problem = f"'{recipient['over']}' is not a user field (nor a department field) of the record"
                         err((i, "recipients", j, "over"), problem)
                 elif "contact" in recipient:
                     if entity is None:
@@ -105,9 +126,45 @@ def check_actions(
                     err((i, part), problem)
         elif kind == "start_workflow":
             exprs((i, "data"), action.get("data") or {}, here)
+            for name, spec in (action.get("users") or {}).items():
+                for problem in check_expression(spec["departments"], here):
+                    err((i, "users", name, "departments"), f"expression does not compile: {problem}")
         elif kind == "webhook":
-            exprs((i, "body"), action.get("body") or {}, here)
+            for path, source in body_expressions(action.get("body") or {}):
+                for problem in check_expression(source, here):
+                    err((i, "body", *path), f"expression does not compile: {problem}")
+            for name, problem in header_problems(action.get("headers") or {}, _declared_param):
+                err((i, "headers", name), problem)
+            url = action.get("url", "")
+            if url.startswith("param:") and not _declared_param(url.removeprefix("param:")):
+                err((i, "url"), f"unknown system parameter '{url.removeprefix('param:')}'")
     return errors
+
+
+def _part_expressions(action: dict[str, Any], part: str) -> list[tuple[tuple, str]]:
+    """(path, expression) of one part of an action; a webhook body may nest (paths of several keys)."""
+    if part == "body":
+        return list(body_expressions(action.get("body") or {}))
+    return [((key,), source) for key, source in (action.get(part) or {}).items()]
+
+
+def _declared_param(key: str) -> bool:
+    """A system parameter some part of the platform declared (runtime.params.declare)."""
+    from runtime.params import DECLARED
+
+    return key in DECLARED
+
+
+def _user_field(pack: Any, entity: Any, path: str) -> Any:
+    """The field a recipient names: a field of the record or ``reference.field`` one reference away."""
+    if entity is None:
+        return None
+    head, _, tail = path.partition(".")
+    f = entity.field(head)
+    if not tail or f is None:
+        return f
+    target = pack.entities.get(f.opt("entity") or "") if f.type == "reference" else None
+    return target.field(tail) if target is not None else None
 
 
 def lookup_names(

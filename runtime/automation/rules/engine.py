@@ -29,10 +29,12 @@ import sqlalchemy as sa
 from croniter import croniter
 from sqlalchemy.engine import Connection
 
+from runtime.automation.pause import write_automation_is_paused
 from runtime.automation.rules import runs
 from runtime.automation.rules.actions import RULE_CTX, WEBHOOK_TASK, ActionEnv, json_value, prepare, run_actions
 from runtime.automation.rules.model import Rule, date_key, variables
 from runtime.automation.rules.tables import rule_fired, rule_marks
+from runtime.automation.rules.webhooks import open_body, resolve_headers
 from runtime.clock import FixedClock
 from runtime.errors import NotFound
 from runtime.records.hooks import WriteEvent
@@ -108,7 +110,8 @@ class RuleEngine:
     # record triggers --------------------------------------------------------------------------------------
     def after_write(self, event: WriteEvent) -> None:
         index = self.rules
-        record_rules = index.record.get(event.entity.id)
+        # a snapshot being loaded (runtime/automation/pause.py) triggers date rules only
+        record_rules = None if write_automation_is_paused() else index.record.get(event.entity.id)
         date_rules = index.date.get(event.entity.id)
         if not record_rules and not date_rules:
             return
@@ -144,6 +147,8 @@ class RuleEngine:
         return ("from" not in spec or old in spec["from"]) and ("to" not in spec or new in spec["to"])
 
     def _consider(self, rule: Rule, event: WriteEvent) -> None:
+        if event.ctx.channel in rule.doc.get("skip_channels", ()):
+            return  # e.g. a change that came from the HIS is not sent back to it (no echo loop)
         if not self._matches(rule, event):
             return
         record = event.after if event.after is not None else event.before
@@ -278,8 +283,12 @@ class RuleEngine:
         now = self.app.clock.now()
         where = {"entity": payload.get("entity"), "record_id": payload.get("record_id")}
         try:
+            headers = resolve_headers(payload.get("headers"), self.app.params.get)  # secrets read now, never stored
             response = httpx.post(
-                payload["url"], json=payload["body"], timeout=10, headers={"Idempotency-Key": payload["key"]}
+                payload["url"],
+                json=open_body(payload, self.app.cipher),
+                timeout=10,
+                headers={**headers, "Idempotency-Key": payload["key"]},
             )
             response.raise_for_status()
         except Exception as exc:

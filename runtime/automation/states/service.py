@@ -23,6 +23,7 @@ from runtime.blueprints.model import label_text
 from runtime.clock import FixedClock
 from runtime.errors import BadRequest, Conflict, Forbidden, NotFound, RecordInvalid
 from runtime.expressions import compile_expression
+from runtime.permissions.enforce import SET_BY_ACTION
 from runtime.records.context import Context
 from runtime.records.hooks import WriteEvent
 from runtime.records.service import joined_transaction
@@ -223,6 +224,8 @@ def perform(
         if not keeps_state(t) and machine["field"]:
             data[machine["field"]] = t["to"]
         token = _PERFORMING.set((entity, record_id))
+        own = frozenset(t.get("set") or ()) | ({machine["field"]} if machine["field"] else frozenset())
+        own_token = SET_BY_ACTION.set((entity, record_id, own))
         try:
             updated = app.records.update(
                 entity,
@@ -233,6 +236,7 @@ def perform(
                 form_id=t.get("form") if own_form else None,
             )
         finally:
+            SET_BY_ACTION.reset(own_token)
             _PERFORMING.reset(token)
         if t.get("effects"):
             key = f"action:{entity}:{record_id}:v{updated['version']}:{t['id']}"
