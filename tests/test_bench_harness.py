@@ -73,7 +73,8 @@ def test_validate_measures_valid_records(sqlite_bench: Tessera) -> None:
 def test_cli_writes_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "results.json"
     argv = ["--backend", "sqlite", "--rows", "2000", "--creates", "20", "--validations", "200", "--approvals", "5"]
-    main([*argv, "--repeats", "3", "--deep", "100", "--output", str(out)])
+    small_his = ["--his-patients", "60", "--hl7-messages", "6"]
+    main([*argv, "--repeats", "3", "--deep", "100", *small_his, "--output", str(out)])
     printed = capsys.readouterr().out
     data = json.loads(out.read_text())
     names = [(r["name"], r["backend"]) for r in data["results"]]
@@ -83,6 +84,9 @@ def test_cli_writes_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture
         ("list_page_deep", "sqlite"),
         ("list_page_first_count", "sqlite"),
         ("report_yoy", "sqlite"),
+        ("his_bulk_import", "sqlite"),
+        ("his_bulk_reimport", "sqlite"),
+        ("hl7_adt_messages", "sqlite"),
         ("workflow_approval", "sqlite"),
     ]
     assert data["environment"]["rows"] == 2000
