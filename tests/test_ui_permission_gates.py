@@ -31,15 +31,25 @@ MENUS = {
             "items": [
                 {"label": {"zh": "医院", "en": "Hospitals"}, "view": "hospital_list"},
                 {"label": {"zh": "线索", "en": "Leads"}, "entity": "lead"},
+                {"label": {"zh": "医院统计", "en": "Hospital report"}, "url": "/reports/hospital_count"},
             ],
         }
     ]
 }
 
 
+HOSPITAL_REPORT = {
+    "id": "hospital_count",
+    "label": {"zh": "医院统计", "en": "Hospital report"},
+    "entity": "hospital",
+    "measures": [{"id": "hospitals", "type": "count", "label": {"zh": "医院数", "en": "Hospitals"}}],
+}
+
+
 def gated_pack(docs: dict) -> None:
     channel_pack(docs)
     docs["menus.json"] = MENUS
+    docs["reports/hospital_count.json"] = HOSPITAL_REPORT
 
 
 @pytest.fixture
@@ -66,6 +76,7 @@ def test_pl20_menus_list_only_entities_the_user_may_read(world: People) -> None:
     assert "Hospitals" in manager and "Leads" in manager
     clerk = nav_labels(world.client("clerk").get("/").text)
     assert "Leads" in clerk and "Hospitals" not in clerk, "staff may not read hospitals: no menu entry leads there"
+    assert "Hospital report" in manager and "Hospital report" not in clerk, "a report shows its entity's records"
     home = world.client("clerk").get("/").text
     assert "/v/hospital_list" not in home, "the home page tiles follow the same rule"
 

@@ -43,6 +43,9 @@ class MenuNode:
     entity: str | None = None
     active: bool = False
     children: list[MenuNode] = field(default_factory=list)
+    reads: str | None = None
+    """The entity a linked pack page shows (a report's, a pool's, a shipped segment's): the entry is for those
+    who may read it, like a view's entry."""
 
 
 @dataclass
@@ -109,6 +112,7 @@ def menu_tree(
             view_id,
             entity_id,
             children=[node(c) for c in item.get("items", [])],
+            reads=entity_id or _page_entity(registry, href),
         )
 
     roots = [node(m) for m in (registry.menus() if menus is None else menus)]
@@ -125,6 +129,18 @@ def menu_tree(
     return roots
 
 
+_PAGE_KINDS = {"reports": "report", "pools": "pool", "segments": "segment"}
+"""URL prefixes of pack pages whose document names the entity they show (/reports/<id>, ...)."""
+
+
+def _page_entity(registry: Registry, href: str | None) -> str | None:
+    parts = (href or "").strip("/").split("/")
+    if len(parts) != 2 or parts[0] not in _PAGE_KINDS:
+        return None
+    doc = registry.extras(_PAGE_KINDS[parts[0]]).get(parts[1])
+    return doc.get("entity") if isinstance(doc, dict) else None
+
+
 def _prune(nodes: list[MenuNode], readable: Callable[[str], bool]) -> list[MenuNode]:
     kept = []
     for n in nodes:
@@ -132,7 +148,7 @@ def _prune(nodes: list[MenuNode], readable: Callable[[str], bool]) -> list[MenuN
             n.children = _prune(n.children, readable)
             if not n.children and not n.href:
                 continue
-        elif n.entity and not readable(n.entity):
+        elif n.reads and not readable(n.reads):
             continue
         kept.append(n)
     return kept
