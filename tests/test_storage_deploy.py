@@ -190,6 +190,9 @@ def test_pl23_tessera_db_upgrade_creates_platform_tables_through_alembic(make_te
     for table in metadata.sorted_tables:
         live = {c["name"] for c in inspector.get_columns(table.name)}
         assert live == set(table.columns.keys()), f"{table.name} drifted from its migration"
+        live_indexes = {i["name"] for i in inspector.get_indexes(table.name) if not i.get("duplicates_constraint")}
+        declared = {i.name for i in table.indexes}
+        assert live_indexes == declared, f"{table.name}: indexes drifted from the migrations"
 
 
 def test_pl19_a_deploy_by_another_process_reaches_a_running_server(

@@ -6,6 +6,8 @@ migrated database matches these definitions so the two cannot drift apart.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
@@ -247,27 +249,43 @@ wf_instances = sa.Table(
     sa.Index("ix_tessera_wf_instances_record", "entity", "record_id"),
 )
 
+WF_TASK_OPEN = "status IN ('ready', 'claimed')"
+"""runtime.workflows.store.OPEN as SQL (a partial index predicate is fixed text)."""
+WF_TASK_COMPLETED = "completed_by IS NOT NULL"
+
+
+def _where(predicate: str) -> dict[str, Any]:
+    """A partial index's predicate for both backends."""
+    return {"postgresql_where": sa.text(predicate), "sqlite_where": sa.text(predicate)}
+
+
 wf_tasks = sa.Table(
     "tessera_wf_tasks",
     metadata,
     sa.Column("id", ID, primary_key=True, autoincrement=True),
-    sa.Column("instance_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("instance_id", sa.BigInteger, nullable=False),
     sa.Column("spiff_id", sa.String(36), nullable=False),
     sa.Column("element_id", sa.String(100), nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("lane", sa.String(100)),
-    sa.Column("role", sa.String(40), index=True),
-    sa.Column("assignee_id", sa.BigInteger, index=True),
+    sa.Column("role", sa.String(40)),
+    sa.Column("assignee_id", sa.BigInteger),
     sa.Column("pool", sa.Boolean, nullable=False),
     sa.Column("form_id", sa.String(40)),
-    sa.Column("due_at", sa.DateTime, index=True),
-    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("due_at", sa.DateTime),
+    sa.Column("status", sa.String(16), nullable=False),
     sa.Column("completed_by", sa.BigInteger),
     sa.Column("completed_at", sa.DateTime),
     sa.Column("outcome", sa.String(40)),
     sa.Column("comment", sa.Text),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.UniqueConstraint("instance_id", "spiff_id", name="uq_tessera_wf_tasks_spiff"),
+    # Only open tasks are looked up by assignee or role (the inbox), and only completed ones by who completed
+    # them (the done list): partial indexes keep a status change from touching index entries nobody reads.
+    # The unique (instance_id, spiff_id) serves every per-instance lookup.
+    sa.Index("ix_tessera_wf_tasks_open_assignee", "assignee_id", **_where(WF_TASK_OPEN)),
+    sa.Index("ix_tessera_wf_tasks_open_role", "role", **_where(WF_TASK_OPEN)),
+    sa.Index("ix_tessera_wf_tasks_completed_by", "completed_by", "completed_at", **_where(WF_TASK_COMPLETED)),
 )
 
 wf_timers = sa.Table(
