@@ -85,6 +85,7 @@ def test_cli_writes_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture
         ("list_page_first_count", "sqlite"),
         ("report_yoy", "sqlite"),
         ("his_bulk_import", "sqlite"),
+        ("his_bulk_import_vs_file", "sqlite"),
         ("his_bulk_reimport", "sqlite"),
         ("hl7_adt_messages", "sqlite"),
         ("workflow_approval", "sqlite"),

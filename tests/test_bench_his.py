@@ -10,7 +10,16 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench.bench_his import ENTITY, PACK_DIR, PLAIN_TABLE, run_his_import, run_hl7_rate, verify, write_patients_csv
+from bench.bench_his import (
+    ENTITY,
+    LIKE_TABLE,
+    PACK_DIR,
+    PLAIN_TABLE,
+    run_his_import,
+    run_hl7_rate,
+    verify,
+    write_patients_csv,
+)
 from runtime.records.context import Context
 from runtime.records.query import ListQuery
 from runtime.services import Tessera
@@ -24,8 +33,8 @@ def test_pc17_bench_his_import_stores_every_row_equal_and_encrypted(
 ) -> None:
     app = make_tessera(str(PACK_DIR))
     results = {r.name: r for r in run_his_import(app, backend, N, tmp_path)}
-    expected = {"his_bulk_import", "his_bulk_reimport"} | ({"his_bulk_db_write"} if backend == "postgresql" else set())
-    assert set(results) == expected
+    expected = {"his_bulk_import", "his_bulk_import_vs_file", "his_bulk_reimport"}
+    assert set(results) == expected | ({"his_bulk_db_write"} if backend == "postgresql" else set())
 
     first = results["his_bulk_import"]
     assert first.details["same_rows"] is True, first.details["problems"]
@@ -40,6 +49,11 @@ def test_pc17_bench_his_import_stores_every_row_equal_and_encrypted(
         plain = conn.execute(sa.text(f"SELECT count(*) FROM {PLAIN_TABLE}")).scalar_one()
         sealed = conn.execute(sa.select(table.c.id_number, table.c.address).limit(5)).all()
     assert plain == N, "the baseline loaded the same rows"
+    with app.db.read() as conn:
+        like = conn.execute(sa.text(f"SELECT count(*), count(DISTINCT id_number__bidx) FROM {LIKE_TABLE}")).one()
+    assert tuple(like) == (N, N), "the headline baseline stored the same sealed rows in a copy of the entity table"
+    assert _index_names(app, LIKE_TABLE) >= _index_names(app, table.name) - 1, "with the entity table's indexes"
+    assert first.target == (">= 0.25x" if backend == "postgresql" else "report")
     assert all(v.startswith("v1:") for row in sealed for v in row)
     record = app.records.list(ENTITY, ListQuery(), CTX)
     assert all(r["id_number"] and not r["id_number"].startswith("v1:") for r in record.items), "decrypted on read"
@@ -63,3 +77,8 @@ def test_pc17_bench_hl7_rate_processes_every_message(
     with app.db.read() as conn:
         plain = conn.execute(sa.text("SELECT count(*) FROM bench_plain_adt")).scalar_one()
     assert plain == 40
+
+
+def _index_names(app: Tessera, table: str) -> int:
+    """How many indexes the table has (names differ between the copy and the entity table)."""
+    return len(sa.inspect(app.db.engine).get_indexes(table))

@@ -286,3 +286,40 @@ def test_pc17_bulk_import_answers_bad_files_with_a_clear_error(
         bulk_import(app, "patient", header_only, key="phone")
     with pytest.raises(BadRequest, match="is not a field of patient"):
         bulk_import(app, "patient", header_only, key="mrn")
+
+
+def test_pc17_bulk_import_checked_in_several_processes_reports_and_stores_the_same(
+    make_tessera: Callable[..., Tessera], tmp_path: Path
+) -> None:
+    """A large archive is checked in forked worker processes (runtime/his/parallel.py): the errors (in file
+    order, with their lines) and the stored rows are those of a check in one process."""
+    app = _pack(make_tessera)
+    rows = _patients(40)
+    rows[2]["phone"] = "12345"  # line 4, in the first process's slice
+    rows[31]["birth_date"] = "1990-01-01"  # line 33, in a worker's slice
+    rows[37]["gender"] = "robot"  # line 39
+    bad = _write(tmp_path / "bad.csv", rows)
+    one = bulk_import(app, "patient", bad, key="his_patient_id", workers=1)
+    three = bulk_import(app, "patient", bad, key="his_patient_id", workers=3)
+    assert [e.as_dict("f") for e in three.errors] == [e.as_dict("f") for e in one.errors]
+    assert sorted((e.line, e.field) for e in three.errors) == [(4, "phone"), (33, "birth_date"), (39, "gender")]
+    assert not three.committed and _count(app) == 0
+
+    good = _patients(40, seed=8)
+    report = bulk_import(app, "patient", _write(tmp_path / "good.csv", good), key="his_patient_id", workers=3)
+    assert report.committed and report.created == 40 and _count(app) == 40
+    table = app.registry.tables["patient"].main
+    with app.db.read() as conn:
+        stored = {r.his_patient_id: r for r in conn.execute(sa.select(table))}
+    for row in (good[0], good[20], good[39]):  # one from each process's slice, sealed and readable
+        raw = stored[row["his_patient_id"]]
+        assert raw.phone.startswith("v1:") and raw.age is not None
+        assert app.records.get("patient", raw.id, CTX)["phone"] == row["phone"]
+    found = app.records.list("patient", ListQuery(filters=[Filter("phone", "eq", good[39]["phone"])]), CTX).items
+    assert [r["his_patient_id"] for r in found] == [good[39]["his_patient_id"]], "blind index from a worker"
+
+    good[30]["phone"] = "13900000030"  # an update checked (merged with the decrypted stored record) in a worker
+    again = bulk_import(app, "patient", _write(tmp_path / "again.csv", good), key="his_patient_id", workers=3)
+    assert (again.committed, again.created, again.updated, again.unchanged) == (True, 0, 1, 39)
+    raw = stored[good[30]["his_patient_id"]]
+    assert app.records.get("patient", raw.id, CTX)["phone"] == "13900000030"

@@ -462,3 +462,18 @@ def test_pl21_rotation_covers_tables_archived_with_a_removed_entity(tessera: Tes
         assert key_usage(conn, columns)["arch_20260101000000_e_ghost.mobile"] == {"k2": 1}
     (value,) = raw_values(tessera, "arch_20260101000000_e_ghost", "mobile")[0]
     assert tessera.cipher.decrypt(value, "e_ghost.mobile") == "13700137000"
+
+
+def test_pl21_bulk_sealer_stores_what_seal_stores(tessera: Tessera) -> None:
+    """The bulk import seals through TableCrypt.sealer: its ciphertext opens to the value under the field's
+    associated data, and its blind index is the one seal() and every search compute."""
+    table = tessera.registry.tables["specimen"].main.name
+    crypt = tessera.cipher.for_table(table)
+    phone = tessera.registry.entity("specimen").field("phone")
+    seal_one = crypt.sealer(phone)
+    token, index = seal_one(" 138-0013-8000 ")
+    sealed = crypt.seal(phone, "13800138000")
+    assert index == sealed["phone__bidx"], "a search for the normalised number finds the bulk-loaded value"
+    assert token != sealed["phone"] and token.startswith("v1:")
+    assert crypt.open(phone, token) == " 138-0013-8000 "
+    assert crypt.open(tessera.registry.entity("specimen").field("id_number"), token) is None, "bound to its column"

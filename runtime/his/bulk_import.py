@@ -38,7 +38,7 @@ import gc
 import io
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ from runtime.blueprints.model import Entity, Field, label_text
 from runtime.errors import BadRequest, Forbidden
 from runtime.fields.storage import blind_index_column, is_encrypted
 from runtime.fields.types import field_type
+from runtime.his.parallel import check_in_parallel
 from runtime.oplog import record_operation
 from runtime.records import logic
 from runtime.records.context import Context
@@ -124,6 +125,36 @@ class BulkReport:
         return out
 
 
+_Checked = tuple[dict[str, Any], Sequence[FieldError]]
+"""A checked row: its column values (empty when it has errors) and its errors."""
+
+
+@dataclass
+class _Slice:
+    """What checking a slice of the rows gives: per row (values, errors) and the COPY text of its rows."""
+
+    rows: list[_Checked]
+    copy_text: str
+
+
+class _CopyText:
+    """Checked rows as COPY CSV text in a fixed column order (NULL: an unquoted empty field)."""
+
+    def __init__(self, converters: list[tuple[str, Callable[[Any], Any] | None]]):
+        self.converters = converters
+        self.known = {c for c, _ in converters}
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer)
+
+    def add(self, db: dict[str, Any]) -> None:
+        if not db.keys() <= self.known:  # a value with no column would be lost silently
+            raise RuntimeError(f"bulk import: no staging column for {sorted(db.keys() - self.known)}")
+        self.writer.writerow([v if (v := db.get(c)) is None or fn is None else fn(v) for c, fn in self.converters])
+
+    def text(self) -> str:
+        return self.buffer.getvalue()
+
+
 @dataclass
 class _Row:
     line: int
@@ -173,9 +204,11 @@ class _Plan:
         self.by_name = {f.name: f for f in self.fields}
         self.to_db = {f.name: field_type(f).to_db for f in self.fields}
         self.encrypted = {f.name for f in self.fields if is_encrypted(f)}
-        self.crypt = crypt
         if self.encrypted and crypt is None:
             raise BadRequest(f"{entity.id} has encrypted fields and no field cipher is configured")
+        self.sealers = {
+            f.name: (crypt.sealer(f), blind_index_column(f.name)) for f in self.fields if f.name in self.encrypted
+        }
         # defaults are the same for every row of one load (an expression default is read at the load's time)
         self.defaults = logic.apply_defaults(entity, {}, clock)
 
@@ -185,16 +218,19 @@ class _Plan:
     def db_values(self, values: dict[str, Any]) -> dict[str, Any]:
         """Column values of JSON values (records.convert.to_db_values): sensitive ones sealed with their index."""
         out: dict[str, Any] = {}
+        to_db, by_name, sealers = self.to_db, self.by_name, self.sealers
         for name, value in values.items():
-            convert = self.to_db.get(name)
+            convert = to_db.get(name)
             if convert is None:
                 continue
-            f = self.by_name[name]
-            stored = convert(value, f)
-            if name in self.encrypted:
-                out.update(self.crypt.seal(f, stored))
-            else:
+            stored = convert(value, by_name[name])
+            sealing = sealers.get(name)
+            if sealing is None:
                 out[name] = stored
+            elif stored is None:
+                out[name] = out[sealing[1]] = None
+            else:
+                out[name], out[sealing[1]] = sealing[0](stored)
         return out
 
     def python(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -245,8 +281,19 @@ class _Conditions:
 class BulkImport:
     """One bulk load of one entity (see the module docstring)."""
 
-    def __init__(self, app: Any, entity_id: str, *, key: str, ctx: Context = IMPORT_CTX, stamp: str | None = None):
+    def __init__(
+        self,
+        app: Any,
+        entity_id: str,
+        *,
+        key: str,
+        ctx: Context = IMPORT_CTX,
+        stamp: str | None = None,
+        workers: int | None = None,
+    ):
         self.app = app
+        self.workers = workers
+        """Processes checking rows (None: decided by the file's size and the machine's cores)."""
         self.entity: Entity = app.registry.entity(entity_id)
         if not ctx.is_admin:  # field rights and data scopes are not applied row by row here
             raise Forbidden(
@@ -271,6 +318,14 @@ class BulkImport:
         self.conditions = _Conditions(self.entity)
         self.clock = app.clock
         self.plan = _Plan(self.entity, self.clock, self.crypt)
+        self.unique_columns = [
+            blind_index_column(f.name) if is_encrypted(f) else f.name
+            for f in self.entity.fields
+            if f.unique and f.name != key and f.type != "child_table"
+        ]
+        """The stored columns of the unique fields other than the key (what _check_unique compares)."""
+        self.columns: list[str] = []
+        self.copy_text: list[str] = []
         self.timings: dict[str, float] = {}
         """Seconds of the PostgreSQL write steps (stage, upsert, indexes), for the bench's report."""
         self.lang = self.ctx.lang
@@ -300,6 +355,7 @@ class BulkImport:
         report.ignored_columns = ignored
         if self.key not in report.columns.values():
             raise BadRequest(f"the file has no column for the key '{self.key}' ({self.key_field.label_in('en')})")
+        self.columns = self._columns(mapping)
         rows = self._read(mapping, lines, report)
         report.rows = len(rows)
         report.seconds["read"] = time.perf_counter() - started
@@ -379,33 +435,67 @@ class BulkImport:
         return found
 
     def _stored(self, conn: Connection, keys: list[str]) -> dict[str, dict[str, Any]]:
-        """The stored records (as JSON, decrypted) whose key is in the file: they are updated, not created."""
+        """The stored rows whose key is in the file (they are updated, not created), as the table holds them:
+        they are decrypted and read as JSON by the checking processes (``_check_rows``), in parallel."""
         column = self.table.c[self.key]
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(keys), CHUNK):
             chunk = keys[start : start + CHUNK]
             for row in conn.execute(sa.select(self.table).where(column.in_(chunk))).mappings():
-                found[row[self.key]] = record_to_json(self.entity, dict(row), {}, self.app.cipher)
+                found[row[self.key]] = dict(row)
         return found
 
     def _check(self, rows: list[_Row], stored: dict[str, dict[str, Any]], report: BulkReport) -> None:
         """Each row as the records service would validate its create (or its update, merged with the stored
-        record), then turned into column values: sealed sensitive fields, computed fields."""
-        entity = self.entity
-        editable = [f.name for f in entity.fields if not f.is_system_filled]  # as records.update merges
+        record), then turned into column values: sealed sensitive fields, computed fields. A large file is
+        checked in several processes (runtime/his/parallel.py); the report is the same either way. On
+        PostgreSQL the checking process also writes its rows as COPY text (``self.copy_text``), so that
+        work is shared out too; a row then keeps only the values the unique check needs."""
+        slices = check_in_parallel(self._check_rows, rows, stored, workers=self.workers, after_fork=self._forked)
+        checked = [item for part in slices for item in part.rows]
+        self.copy_text = [part.copy_text for part in slices if part.copy_text]
+        for row, (db, errors) in zip(rows, checked, strict=True):
+            row.db = db
+            for e in errors:
+                report.add(row.line, e.field, e.code, e.message)
+
+    def _forked(self) -> None:
+        """In a checking worker: never touch the parent's database connections (SQLAlchemy's advice for
+        forked processes); anything that reads the database there opens its own."""
+        self.app.db.engine.dispose(close=False)
+
+    def _check_rows(self, rows: list[_Row], stored: dict[str, dict[str, Any]]) -> _Slice:
+        """Checked rows (column values, errors) and, on PostgreSQL, their COPY text; no shared state is
+        written, so it can run in a worker."""
+        editable = [f.name for f in self.entity.fields if not f.is_system_filled]  # as records.update merges
+        copy = self.copy_writer()
+        out: list[_Checked] = []
         for row in rows:
-            before = stored.get(row.key)
-            if before is None:
+            raw = stored.get(row.key)
+            if raw is None:
+                before = None
                 record = self.plan.with_defaults(row.values)
             else:
+                before = record_to_json(self.entity, raw, {}, self.app.cipher)
                 record = {**{k: before.get(k) for k in editable}, **row.values}
             errors, computed = self._errors(record)
             if errors:
-                for e in errors:
-                    report.add(row.line, e.field, e.code, e.message)
+                out.append(({}, errors))
                 continue
-            row.db = self.plan.db_values(record if before is None else row.values)
-            row.db.update(computed)
+            db = self.plan.db_values(record if before is None else row.values)
+            db.update(computed)
+            if copy is None:
+                out.append((db, ()))
+            else:
+                copy.add(db)
+                out.append(({c: db.get(c) for c in self.unique_columns}, ()))
+        return _Slice(out, copy.text() if copy is not None else "")
+
+    def copy_writer(self) -> _CopyText | None:
+        """Where checked rows are written as COPY text (PostgreSQL), or None (SQLite keeps the values)."""
+        if self.app.db.dialect != "postgresql":
+            return None
+        return _CopyText([(c, _copy_converter(self.table.c[c].type)) for c in self.columns])
 
     def _errors(self, record: dict[str, Any]) -> tuple[list[FieldError], dict[str, Any]]:
         """records.service._validate without the database (schema, computed fields, conditional requiredness,
@@ -455,7 +545,7 @@ class BulkImport:
     def _write(self, conn: Connection, rows: list[_Row]) -> int:
         """Upsert every row; returns how many records were inserted or changed."""
         now = self.clock.now()
-        columns = self._columns(rows)
+        columns = self.columns
         system = {
             "version": 1,
             "created_at": now,
@@ -469,11 +559,20 @@ class BulkImport:
             return self._write_pg(conn, rows, columns, system)
         return self._write_sqlite(conn, rows, columns, system)
 
-    def _columns(self, rows: list[_Row]) -> list[str]:
-        """The entity columns any row writes, in table order."""
-        used: set[str] = set()
-        for row in rows:
-            used.update(row.db)
+    def _columns(self, mapping: dict[int, Field]) -> list[str]:
+        """The entity columns a row of this file can write, in table order: the file's fields, the fields with
+        defaults, the computed fields, and the blind index of each encrypted one. A row that has no value for
+        one of them gives NULL there, which the upsert reads as "not in the file" (the stored value stays)."""
+        names = {f.name for f in mapping.values()} | set(self.plan.defaults)
+        names |= {f.name for f in self.entity.fields if f.type == "computed"}
+        used = set()
+        for name in names:
+            f = self.entity.field(name)
+            if f is None or f.type == "child_table" or name not in self.table.c:
+                continue
+            used.add(name)
+            if is_encrypted(f):
+                used.add(blind_index_column(name))
         return [c.name for c in self.table.columns if c.name in used]
 
     def _upsert(self, insert: Any, columns: list[str]) -> Any:
@@ -513,13 +612,7 @@ class BulkImport:
         conn.exec_driver_sql(
             f'CREATE TEMP TABLE "{staging}" ON COMMIT DROP AS SELECT {names} FROM "{self.table.name}" WITH NO DATA'
         )
-        converters = [(c, _copy_converter(self.table.c[c].type)) for c in columns]
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        for row in rows:
-            db = row.db
-            writer.writerow([v if (v := db.get(c)) is None or fn is None else fn(v) for c, fn in converters])
-        buffer.seek(0)
+        buffer = io.StringIO("".join(self.copy_text))  # written by the checking processes, in row order
         cursor = conn.connection.driver_connection.cursor()
         try:
             cursor.copy_expert(f'COPY "{staging}" ({names}) FROM STDIN WITH (FORMAT csv)', buffer)
@@ -635,8 +728,11 @@ def bulk_import(
     filename: str | None = None,
     commit: bool = True,
     stamp: str | None = None,
+    workers: int | None = None,
 ) -> BulkReport:
     """Load ``source`` (a CSV file) into ``entity_id``, upserting by ``key``; see the module docstring.
     With ``stamp`` (a date-time field such as his_updated_at), a stored record whose stamp is newer than the
-    row's is left as it is: the archive never overwrites what the live HIS stream applied since."""
-    return BulkImport(app, entity_id, key=key, ctx=ctx, stamp=stamp).run(source, filename=filename, commit=commit)
+    row's is left as it is: the archive never overwrites what the live HIS stream applied since. ``workers``:
+    processes that check rows (default: one per core for a large file, runtime/his/parallel.py)."""
+    load = BulkImport(app, entity_id, key=key, ctx=ctx, stamp=stamp, workers=workers)
+    return load.run(source, filename=filename, commit=commit)

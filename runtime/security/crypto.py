@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -141,6 +142,26 @@ class TableCrypt:
         if value is None:
             return {f.name: None, blind_index_column(f.name): None}
         return {f.name: self.cipher.encrypt(value, self.ad(f)), blind_index_column(f.name): self.blind(f, value)}
+
+    def sealer(self, f: Field) -> Callable[[str], tuple[str, str]]:
+        """``seal`` for many values of one field (a bulk load of 100,000 rows seals 300,000 values): the key,
+        the associated data and the keyed HMAC state are set up once instead of per value. Returns
+        (ciphertext, blind index) of a non-empty value, the same as seal() stores."""
+        ring = self.cipher.keys.ring()
+        aead = _aead(ring.keys[ring.current])
+        prefix = f"{FORMAT}:{ring.current}:"
+        ad = self.ad(f).encode("utf-8")
+        keyed = hmac.new(_blind_key(ring.index_secret), ad + b"\x00", hashlib.sha256)  # copied per value
+        encode, urandom = base64.urlsafe_b64encode, os.urandom
+
+        def seal_one(value: str) -> tuple[str, str]:
+            nonce = urandom(NONCE_BYTES)
+            token = prefix + encode(nonce + aead.encrypt(nonce, value.encode("utf-8"), ad)).decode().rstrip("=")
+            blind = keyed.copy()
+            blind.update(normalise(f, value).encode("utf-8"))
+            return token, blind.hexdigest()[:BLIND_HEX]
+
+        return seal_one
 
     def open(self, f: Field, token: Any, record_id: Any = None) -> str | None:
         if token is None:
