@@ -17,6 +17,7 @@ from runtime.errors import BadRequest, Forbidden
 from runtime.permissions.model import HIDDEN
 from runtime.records.context import Context
 from runtime.records.query import ListQuery
+from runtime.records.titles import record_titles
 from runtime.services import Tessera
 
 MIN_LENGTH = 2
@@ -45,6 +46,8 @@ class SearchGroup:
     items: list[dict[str, Any]]
     total: int | None
     total_is_exact: bool
+    titles: dict[Any, str] = field(default_factory=dict)
+    """record id -> the title it is shown by (runtime/records/titles.py)."""
 
 
 @dataclass
@@ -121,7 +124,8 @@ def _search_entity(tessera: Tessera, entity: Entity, text: str, ctx: Context, li
         return None
     levels = tessera.permissions.field_levels(ctx, entity)
     shown = [n for n in names if levels.get(n) != HIDDEN]
-    return SearchGroup(entity, shown, page.items, page.total, page.total_is_exact)
+    titles = record_titles(tessera, entity, page.items, ctx)
+    return SearchGroup(entity, shown, page.items, page.total, page.total_is_exact, titles)
 
 
 def as_json(result: SearchResult, lang: str) -> dict[str, Any]:
@@ -138,7 +142,7 @@ def as_json(result: SearchResult, lang: str) -> dict[str, Any]:
                 "items": [
                     {
                         "id": item["id"],
-                        "title": _title(g.entity, item),
+                        "title": g.titles.get(item["id"]) or f"#{item['id']}",
                         "url": f"/r/{g.entity.id}/{item['id']}",
                         "values": {n: item.get(n) for n in g.fields if n in item},
                     }
@@ -148,8 +152,3 @@ def as_json(result: SearchResult, lang: str) -> dict[str, Any]:
             for g in result.groups
         ],
     }
-
-
-def _title(entity: Entity, item: dict[str, Any]) -> str:
-    value = item.get(entity.title_field)
-    return str(value) if value not in (None, "") else f"#{item['id']}"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.patient_crm import Crm, crm_fixture, field_errors, ok
+from tests.support.patient_crm import ADMIN, Crm, crm_fixture, field_errors, ok
 
 crm = crm_fixture()
 API = "/api/v1/records"
@@ -108,3 +108,23 @@ def test_pc07_calendar_and_upcoming_views_render(crm: Crm, patient: dict[str, An
     assert officer.get("/v/appointment_calendar", params={"month": "2026-11"}).status_code == 200
     upcoming = officer.get("/v/appointment_upcoming")
     assert upcoming.status_code == 200 and "预约患者" in upcoming.text
+
+
+def test_pc07_an_appointment_is_shown_by_its_patients_name_not_its_id(crm: Crm, patient: dict[str, Any]) -> None:
+    """An appointment is titled by its patient (a reference): every page shows the patient's name where a
+    title goes, never the patient's record id."""
+    made = _book(crm, patient, "phone", "2026-11-23T12:00:00")  # 20:00 in the hospital's time zone
+    officer = crm.client("pc.officer1")
+    detail = officer.get(f"/r/appointment/{made['id']}")
+    assert detail.status_code == 200 and "<title>预约患者" in detail.text, detail.text[:400]
+    home = officer.get("/dashboards/_home")  # the home page loads its dashboard, with today's schedule
+    assert '<span class="fw-semibold text-body text-truncate">预约患者</span>' in home.text
+    calendar = officer.get("/v/appointment_calendar", params={"month": "2026-11"})
+    assert f'href="/r/appointment/{made["id"]}" title="预约患者">' in calendar.text
+    assert crm.app.records.titles("appointment", [made["id"]], ADMIN) == {made["id"]: "预约患者"}, "for pickers"
+    points = crm.create(
+        "points_entry", {"patient": patient["id"], "reason": "referral", "points": 10, "occurred_on": "2026-11-20"}
+    )
+    assert "<title>推荐就医 · " in crm.client("pc.president").get(f"/r/points_entry/{points['id']}").text, (
+        "a select title: its label"
+    )

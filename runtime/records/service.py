@@ -29,6 +29,7 @@ from runtime.records.convert import python_values, record_to_json, row_to_json, 
 from runtime.records.filter_templates import FilterTemplates
 from runtime.records.hooks import Hooks, WriteEvent
 from runtime.records.list_reader import RawRowReader
+from runtime.records.names import department_names, user_names
 from runtime.records.paging import Pager
 from runtime.records.query import (
     NON_NULL_OPS,
@@ -185,8 +186,10 @@ class RecordsService:
             self._readers[key] = found
         return found[1]
 
-    def titles(self, entity_id: str, ids: list[int], ctx: Context) -> dict[int, str]:
-        """Display titles for reference values (list cells, detail pages, pickers)."""
+    def titles(self, entity_id: str, ids: list[int], ctx: Context, *, _depth: int = 0) -> dict[int, str]:
+        """Display titles for reference values (list cells, detail pages, pickers). A title field that is
+        itself a reference, a user or a department shows that name (runtime/records/titles.py), following at
+        most two references (an appointment titled by its patient, a reminder titled by its appointment)."""
         if not ids:
             return {}
         entity = self.registry.entity(entity_id)
@@ -202,7 +205,20 @@ class RecordsService:
         if f is not None and is_encrypted(f):  # an encrypted title is opened like any other read
             crypt = self._crypt(table.name)
             found = {rid: row_to_json([f], {"id": rid, f.name: v}, crypt)[f.name] for rid, v in found.items()}
-        return {rid: str(v) if v is not None else f"#{rid}" for rid, v in found.items()}
+        if f is not None and f.type in ("reference", "user", "department") and _depth < 2:
+            found = self._named_titles(f, found, ctx, _depth)
+        return {rid: str(v) if v not in (None, "") else f"#{rid}" for rid, v in found.items()}
+
+    def _named_titles(self, f: Any, found: dict[int, Any], ctx: Context, depth: int) -> dict[int, Any]:
+        """Title values that are ids, replaced by what they name (see ``titles``)."""
+        ids = {v for v in found.values() if isinstance(v, int) and not isinstance(v, bool)}
+        if f.type == "reference":
+            names: dict[int, str] = self.titles(f.opt("entity"), sorted(ids), ctx, _depth=depth + 1) if ids else {}
+        elif f.type == "user":
+            names = user_names(self, ids)
+        else:
+            names = department_names(self, ids)
+        return {rid: names.get(v, f"#{v}") if v in ids else v for rid, v in found.items()}
 
     def _where_and_shape(
         self, entity: Entity, table: sa.Table, filters: list[Filter], query: ListQuery, ctx: Context

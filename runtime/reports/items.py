@@ -25,6 +25,7 @@ from runtime.blueprints.model import SYSTEM_FIELDS, Entity, OptionSet, label_tex
 from runtime.errors import BadRequest, Forbidden, NotFound
 from runtime.records.context import Context
 from runtime.records.query import field_for, parse_filter
+from runtime.records.titles import record_titles
 from runtime.records.url_query import list_query_from_params
 from runtime.reports import periods as P
 from runtime.reports.engine import Column, ReportResult
@@ -247,8 +248,10 @@ def schedule_records(app: Any, ctx: Context, item: dict[str, Any]) -> list[dict[
             page = app.records.list(entity.id, query, ctx)
         except (BadRequest, Forbidden, NotFound):
             continue
+        titles = record_titles(app, entity, page.items, ctx)
         for rec in page.items:
-            out.append({**_schedule_row(app, entity, src, rec, date_f.name, lang), "order": order})
+            row = _schedule_row(app, entity, src, rec, date_f.name, lang)
+            out.append({**row, "title": titles[rec["id"]], "order": order})
     out.sort(key=lambda r: (r["when"] or "", r["order"], r["id"]))  # a day's entries in the sources' order
     return out[: item.get("limit", SCHEDULE_LIMIT)]
 
@@ -289,7 +292,6 @@ def _schedule_row(
         "entity": entity.id,
         "entity_label": entity.label_in(lang),
         "id": rec["id"],
-        "title": str(rec.get(entity.title_field) or f"#{rec['id']}"),
         "when": when.isoformat() if isinstance(when, date) else (str(when) if when else None),
         "fields": [name for name in src.get("fields", []) if entity.field(name) is not None],
         "record": rec,

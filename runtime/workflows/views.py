@@ -12,6 +12,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from runtime.errors import Forbidden, NotFound
 from runtime.records.context import Context
+from runtime.records.titles import record_title
 from runtime.storage import platform_tables as pt
 from runtime.workflows import store
 
@@ -177,8 +178,7 @@ def _record_title(host: Any, key: tuple[str, int], ctx: Context) -> str | None:
         record = host.tessera.records.get(key[0], key[1], ctx)
     except (NotFound, Forbidden):
         return None
-    value = record.get(entity.title_field)
-    return str(value) if value not in (None, "") else f"#{key[1]}"
+    return record_title(host.tessera, entity, record, ctx)
 
 
 def inbox(

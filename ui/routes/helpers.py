@@ -12,6 +12,7 @@ from runtime.api.deps import record_id as parse_record_id
 from runtime.api.deps import tessera as get_tessera
 from runtime.errors import BadRequest, RecordInvalid, StaleVersion
 from runtime.records import ListQuery
+from runtime.records.titles import record_titles
 from ui.i18n import t
 from ui.session import flash, require_user, ui_context
 from ui.templating import render_fragment
@@ -35,16 +36,8 @@ def reference_search(entity_id: str, request: Request, q: str = "") -> HTMLRespo
         count="none",
     )
     page = app.records.list(entity.id, query, ctx)
-    items = []
-    for item in page.items:
-        title = item.get(entity.title_field)
-        items.append(
-            {
-                "id": item["id"],
-                "title": str(title) if title not in (None, "") else f"#{item['id']}",
-                "hint": f"#{item['id']}",
-            }
-        )
+    titles = record_titles(app, entity, page.items, ctx)
+    items = [{"id": item["id"], "title": titles[item["id"]], "hint": f"#{item['id']}"} for item in page.items]
     return HTMLResponse(render_fragment(request, "partials/ref_results.html", user, items=items))
 
 

@@ -27,6 +27,7 @@ from runtime.fields.types import field_type
 from runtime.identity.users import User
 from runtime.records import Context, ListQuery, Page
 from runtime.records.query import Filter, parse_filter, parse_query_params
+from runtime.records.titles import record_titles
 from runtime.services import Tessera
 from ui import layout
 from ui.formatting import css_color, display, month_label, parse_iso_datetime
@@ -161,9 +162,7 @@ def entity_list(entity_id: str, request: Request) -> Response:
 
 
 # list -------------------------------------------------------------------------------------------
-def list_page(
-    request: Request, user: User, app: Tessera, entity: Entity, view: View | None, base: str
-) -> HTMLResponse:
+def list_page(request: Request, user: User, app: Tessera, entity: Entity, view: View | None, base: str) -> HTMLResponse:
     ctx = ui_context(request, user)
     lang = ctx.lang
     params = _params(request)
@@ -180,9 +179,7 @@ def list_page(
         query = ListQuery()
         page = Page([], None, 0, True, 25)
     lookups = Lookups(app, ctx).prime(columns, page.items)
-    title_field = (
-        entity.title_field if any(c.name == entity.title_field for c in columns) else columns[0].name
-    )
+    title_field = entity.title_field if any(c.name == entity.title_field for c in columns) else columns[0].name
     rows = [
         {
             "id": item["id"],
@@ -298,15 +295,11 @@ def _quick_filters(
         elif f.type == "user":
             out.append(QuickFilter(name, label, "select", current.get(name, ""), factory.user_choices()))
         elif f.type == "department":
-            out.append(
-                QuickFilter(name, label, "select", current.get(name, ""), factory.department_choices())
-            )
+            out.append(QuickFilter(name, label, "select", current.get(name, ""), factory.department_choices()))
         elif f.type in ("multiselect", "tags"):
             key = f"{name}__contains"
             choices = factory.option_choices(f.opt("option_set"), None) if f.type == "multiselect" else []
-            out.append(
-                QuickFilter(key, label, "select" if choices else "text", current.get(key, ""), choices)
-            )
+            out.append(QuickFilter(key, label, "select" if choices else "text", current.get(key, ""), choices))
         elif f.type in ("date", "datetime"):  # a from-to range of days
             start, end = f"{name}__gte", f"{name}__lte"
             out.append(QuickFilter(name, label, "daterange", current.get(start, ""), value_to=current.get(end, "")))
@@ -330,9 +323,7 @@ def kanban_page(request: Request, user: User, app: Tessera, entity: Entity, view
     base_query = build_query(entity, view, params, limit=KANBAN_LIMIT)
     oset = app.registry.option_sets.get(group.opt("option_set") or "")
     lanes: list[dict[str, Any]] = []
-    options = (
-        [(o.value, label_text(o.label, lang), o.color) for o, _ in oset.flat() if o.active] if oset else []
-    )
+    options = [(o.value, label_text(o.label, lang), o.color) for o, _ in oset.flat() if o.active] if oset else []
     columns = [
         c
         for c in layout.visible_columns(layout.list_columns(entity, view), hidden_fields(app, ctx, entity))
@@ -345,15 +336,15 @@ def kanban_page(request: Request, user: User, app: Tessera, entity: Entity, view
         if value is None and not page.items:
             continue
         lookups.prime(columns, page.items)
+        titles = record_titles(app, entity, page.items, ctx)
         cards = [
             {
                 "id": item["id"],
                 "version": item["version"],
                 "href": f"/r/{entity.id}/{item['id']}",
-                "title": _record_title(entity, item),
+                "title": titles[item["id"]],
                 "cells": [
-                    (c.label_in(lang), display(c, item.get(c.name), lang, app.registry, lookups))
-                    for c in columns
+                    (c.label_in(lang), display(c, item.get(c.name), lang, app.registry, lookups)) for c in columns
                 ],
             }
             for item in page.items
@@ -390,11 +381,6 @@ def kanban_page(request: Request, user: User, app: Tessera, entity: Entity, view
         views=_sibling_views(app, entity, lang, view),
         move_url=f"/v/{view.id}/move",
     )
-
-
-def _record_title(entity: Entity, item: dict[str, Any]) -> str:
-    value = item.get(entity.title_field)
-    return str(value) if value not in (None, "") else f"#{item['id']}"
 
 
 # calendar ---------------------------------------------------------------------------------------
@@ -434,6 +420,7 @@ def calendar_page(request: Request, user: User, app: Tessera, entity: Entity, vi
         if c.name not in (entity.title_field, date_field.name)
     ]
     lookups = Lookups(app, ctx).prime(columns, page.items)
+    titles = record_titles(app, entity, page.items, ctx)
     by_day: dict[date, list[dict[str, Any]]] = {}
     for item in page.items:
         day, time_text = _day_of(item.get(date_field.name), is_datetime)
@@ -450,7 +437,7 @@ def calendar_page(request: Request, user: User, app: Tessera, entity: Entity, vi
         by_day.setdefault(day, []).append(
             {
                 "href": f"/r/{entity.id}/{item['id']}",
-                "title": _record_title(entity, item),
+                "title": titles[item["id"]],
                 "time": time_text,
                 "badge": badge,
             }

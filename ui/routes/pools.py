@@ -15,7 +15,9 @@ from runtime.api.routes_pools import pool_summary
 from runtime.automation.assignment import role_holders
 from runtime.blueprints.model import label_text
 from runtime.errors import BadRequest, Conflict, Forbidden, NotFound
+from runtime.records.context import Context
 from runtime.records.names import user_names
+from runtime.records.titles import record_title
 from runtime.storage import platform_tables as pt
 from ui.formatting import local_datetime_text
 from ui.routes.tasks_common import page
@@ -26,13 +28,13 @@ router = APIRouter()
 ACTIONS = ("claim", "release", "assign", "recycle")
 
 
-def _row(app: Any, pool: dict, record: dict, names: dict[int, str]) -> dict[str, Any]:
+def _row(app: Any, pool: dict, record: dict, names: dict[int, str], ctx: Context) -> dict[str, Any]:
     entity = app.registry.entity(pool["entity"])
     owner = record.get(pool["owner_field"])
     last = record.get(pool.get("last_activity_field") or "") if pool.get("last_activity_field") else None
     return {
         "id": record["id"],
-        "title": record.get(entity.title_field) or f"#{record['id']}",
+        "title": record_title(app, entity, record, ctx),
         "href": f"/r/{entity.id}/{record['id']}",
         "owner": names.get(owner, "") if isinstance(owner, int) else "",
         "last": local_datetime_text(last) if isinstance(last, str) else "",
@@ -71,9 +73,9 @@ def pool_page(request: Request, pool_id: str) -> Response:
         title=title,
         entity=p.app.registry.entity(pool["entity"]),
         summary=summary,
-        free=[_row(p.app, pool, r, names) for r in summary["records"]],
-        mine=[_row(p.app, pool, r, names) for r in summary["mine"]],
-        held=[_row(p.app, pool, r, names) for r in summary["held"]],
+        free=[_row(p.app, pool, r, names, p.ctx) for r in summary["records"]],
+        mine=[_row(p.app, pool, r, names, p.ctx) for r in summary["mine"]],
+        held=[_row(p.app, pool, r, names, p.ctx) for r in summary["held"]],
         people=candidates(p.app, pool) if summary["may_manage"] else [],
     )
 

@@ -23,6 +23,7 @@ from runtime.exports import Actor, print_list, print_record
 from runtime.identity.users import User
 from runtime.permissions.model import HIDDEN, MASKED
 from runtime.records import Context
+from runtime.records.titles import record_title
 from runtime.services import Tessera
 from ui import layout
 from ui.formatting import display, system_value
@@ -55,7 +56,7 @@ def print_record_page(entity_id: str, rid: str, request: Request) -> Response:
         build_detail_tabs(app, ctx, entity, spec, record, state.states, lookups),
         app.permissions.field_levels(ctx, entity),
     )
-    title = _title(entity, record)
+    title = record_title(app, entity, record, ctx)
     stamps = {
         k: system_value(k, record.get(k), lookups) for k in ("created_at", "created_by", "updated_at", "updated_by")
     }
@@ -158,8 +159,3 @@ def _sheet(app: Tessera, ctx: Context, user: User, entity: Entity, shown: list[s
 
 def _actor(request: Request, user: User) -> Actor:
     return Actor(user.username, client_ip(request))
-
-
-def _title(entity: Entity, record: dict[str, Any]) -> str:
-    value = record.get(entity.title_field)
-    return str(value) if value not in (None, "") else f"#{record.get('id')}"

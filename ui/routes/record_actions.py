@@ -27,6 +27,7 @@ from runtime.automation.states.service import (
 )
 from runtime.blueprints.model import label_text
 from runtime.errors import Conflict, Forbidden, RecordInvalid
+from runtime.records.titles import record_title
 from runtime.validation.errors import FieldError
 from ui.forms import friendly_errors
 from ui.routes import rules_admin
@@ -37,12 +38,6 @@ from ui.templating import Crumb, render, render_fragment
 
 router = APIRouter()
 router.include_router(rules_admin.router)  # /admin/rules
-
-
-def _title(p: Page, entity_id: str, record: dict[str, Any]) -> str:
-    entity = p.app.registry.entity(entity_id)
-    value = record.get(entity.title_field)
-    return str(value) if value not in (None, "") else f"#{record.get('id')}"
 
 
 @router.get("/r/{entity_id}/{rid}/actions")
@@ -81,8 +76,8 @@ def _action_page(
     form = blueprint_form(p, t.get("form"))
     model = build(p, form, values, data, errors) if form else None
     action = label_text(t["label"], p.lang)
-    title = _title(p, entity_id, record)
     entity = p.app.registry.entity(entity_id)
+    title = record_title(p.app, entity, record, p.ctx)
     record_url = f"/r/{entity_id}/{record['id']}"
     heading = p.t("actions.input_title", action=action, record=title)
     return render(

@@ -22,6 +22,7 @@ from runtime.identity.users import User
 from runtime.records import Context
 from runtime.records.logic import apply_defaults, is_empty
 from runtime.records.query import Filter, ListQuery
+from runtime.records.titles import record_title, record_titles
 from runtime.services import Tessera
 from runtime.validation.errors import FieldError
 from ui import layout
@@ -47,11 +48,6 @@ def _crumbs(tessera: Tessera, entity: Entity, lang: str, *tail: Crumb) -> list[C
     return [Crumb(t(lang, "nav.home"), "/"), Crumb(entity.label_in(lang), list_url(tessera, entity)), *tail]
 
 
-def _title(entity: Entity, record: dict[str, Any]) -> str:
-    value = record.get(entity.title_field)
-    return str(value) if value not in (None, "") else f"#{record.get('id')}"
-
-
 def _form_query(form: Form | None) -> str:
     return f"?form={form.id}" if form else ""
 
@@ -69,9 +65,7 @@ def new_record(entity_id: str, request: Request) -> Response:
             value, _, error = read_value(f, request.query_params.getlist(f.name), ctx.lang)
             if error is None and value is not None:
                 values[f.name] = value
-    return _form_page(
-        request, user, app, ctx, entity, form, widget_values(entity.fields, values), values, None, []
-    )
+    return _form_page(request, user, app, ctx, entity, form, widget_values(entity.fields, values), values, None, [])
 
 
 @router.post("/r/{entity_id}/new")
@@ -89,7 +83,7 @@ async def create_record(entity_id: str, request: Request) -> Response:
         except RecordInvalid as exc:
             errors = friendly_errors(exc.errors, payload, ctx.lang)
         else:
-            flash(request, "success", t(ctx.lang, "form.created", title=_title(entity, record)))
+            flash(request, "success", t(ctx.lang, "form.created", title=record_title(app, entity, record, ctx)))
             return RedirectResponse(f"/r/{entity.id}/{record['id']}", status_code=303)
     values = {**widget_values(entity.fields, apply_defaults(entity, {}, app.clock)), **parsed.raw}
     return _form_page(request, user, app, ctx, entity, form, values, parsed.data, None, errors, status=422)
@@ -103,9 +97,7 @@ def edit_record(entity_id: str, rid: str, request: Request) -> Response:
     entity = app.registry.entity(entity_id)
     record = app.records.get(entity.id, parse_record_id(rid), ctx)
     form = layout.resolve_form(app.registry, entity, request.query_params.get("form"))
-    return _form_page(
-        request, user, app, ctx, entity, form, widget_values(entity.fields, record), record, record, []
-    )
+    return _form_page(request, user, app, ctx, entity, form, widget_values(entity.fields, record), record, record, [])
 
 
 @router.post("/r/{entity_id}/{rid}/edit")
@@ -133,7 +125,7 @@ async def update_record(entity_id: str, rid: str, request: Request) -> Response:
         except RecordInvalid as exc:
             errors = friendly_errors(exc.errors, payload, ctx.lang)
         else:
-            flash(request, "success", t(ctx.lang, "form.saved", title=_title(entity, saved)))
+            flash(request, "success", t(ctx.lang, "form.saved", title=record_title(app, entity, saved, ctx)))
             return RedirectResponse(f"/r/{entity.id}/{ident}", status_code=303)
     values = {**widget_values(entity.fields, record), **parsed.raw}
     shown = {**record, "version": version or record["version"]}
@@ -203,14 +195,10 @@ def _preview_errors(
     bad_top = {key.split(".")[0] for key in bad}
     readable = {k: v for k, v in payload.items() if k not in bad_top}
     candidate = (
-        {**_editable_values(entity, record), **readable}
-        if record
-        else apply_defaults(entity, readable, app.clock)
+        {**_editable_values(entity, record), **readable} if record else apply_defaults(entity, readable, app.clock)
     )
     errors = list(parsed.errors)
-    for e in friendly_errors(
-        app.registry.validator(entity.id).errors(candidate, ctx.lang), candidate, ctx.lang
-    ):
+    for e in friendly_errors(app.registry.validator(entity.id).errors(candidate, ctx.lang), candidate, ctx.lang):
         if e.field.split(".")[0] not in bad_top:
             errors.append(e)
     seen = {e.field for e in errors}
@@ -254,7 +242,7 @@ def _form_page(
         action = f"/r/{entity.id}/{record['id']}/edit{_form_query(form)}"
         cancel = f"/r/{entity.id}/{record['id']}"
         crumbs = _crumbs(
-            app, entity, lang, Crumb(_title(entity, record), cancel), Crumb(t(lang, "detail.edit"))
+            app, entity, lang, Crumb(record_title(app, entity, record, ctx), cancel), Crumb(t(lang, "detail.edit"))
         )
     else:
         title = t(lang, "form.new_title", entity=entity.label_in(lang))
@@ -279,9 +267,7 @@ def _form_page(
         cancel_url=cancel,
         record=record if is_edit else None,
         stale_version=stale_version,
-        active_tab=next(
-            (m.key for m in tab_models if m.error_count), tab_models[0].key if tab_models else ""
-        ),
+        active_tab=next((m.key for m in tab_models if m.error_count), tab_models[0].key if tab_models else ""),
     )
 
 
@@ -311,9 +297,7 @@ async def evaluate_form(entity_id: str, request: Request) -> Response:
     lookups = Lookups(app, ctx)
     shown = computed_json(entity, state.computed)
     computed_cells = {
-        f.name: display(f, shown.get(f.name), ctx.lang, app.registry, lookups)
-        for f in fields
-        if f.type == "computed"
+        f.name: display(f, shown.get(f.name), ctx.lang, app.registry, lookups) for f in fields if f.type == "computed"
     }
     html = render_fragment(
         request, "partials/form_state.html", user, fields=fields, states=state.states, computed=computed_cells
@@ -357,7 +341,7 @@ async def delete_record(entity_id: str, rid: str, request: Request) -> Response:
             status=409,
             problem=t(ctx.lang, "detail.delete_refused", reason=exc.message),
         )
-    flash(request, "success", t(ctx.lang, "detail.deleted", title=_title(entity, record)))
+    flash(request, "success", t(ctx.lang, "detail.deleted", title=record_title(app, entity, record, ctx)))
     return RedirectResponse(list_url(app, entity), status_code=303)
 
 
@@ -375,11 +359,9 @@ def _detail_page(
     lang = ctx.lang
     form = layout.resolve_form(app.registry, entity, request.query_params.get("form"))
     tabs = layout.visible_tabs(layout.form_layout(entity, form, lang), hidden_fields(app, ctx, entity))
-    state = app.records.form_state(
-        entity.id, _editable_values(entity, record), ctx, form_id=form.id if form else None
-    )
+    state = app.records.form_state(entity.id, _editable_values(entity, record), ctx, form_id=form.id if form else None)
     lookups = Lookups(app, ctx).prime(entity.fields, [record])
-    title = _title(entity, record)
+    title = record_title(app, entity, record, ctx)
     stamps = {
         k: system_value(k, record.get(k), lookups)
         for k in ("created_at", "created_by", "updated_at", "updated_by", "owner_id")
@@ -419,10 +401,11 @@ def _related(
         columns = layout.list_columns(other, app.registry.default_view(other.id))
         columns = layout.visible_columns(columns, hidden_fields(app, ctx, other))[:4]
         lookups.prime(columns, page.items)
+        titles = record_titles(app, other, page.items, ctx)
         rows = [
             {
                 "href": f"/r/{other.id}/{item['id']}",
-                "title": _title(other, item),
+                "title": titles[item["id"]],
                 "cells": [
                     display(c, item.get(c.name), ctx.lang, app.registry, lookups)
                     for c in columns

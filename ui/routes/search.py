@@ -73,7 +73,7 @@ def _group(app: Tessera, ctx: Context, group: global_search.SearchGroup, q: str)
         "hits": [
             {
                 "href": f"/r/{entity.id}/{item['id']}",
-                "title": _title(entity.title_field, item),
+                "title": group.titles.get(item["id"]) or f"#{item['id']}",
                 "cells": [(f.label_in(ctx.lang), _cell(app, ctx, f, item, levels, lookups)) for f in fields],
             }
             for item in group.items
@@ -87,8 +87,3 @@ def _cell(app: Tessera, ctx: Context, f: Field, item: dict[str, Any], levels: di
     if levels.get(f.name) == MASKED and isinstance(value, str):
         return Cell("text", text=value)
     return display(f, value, ctx.lang, app.registry, lookups)
-
-
-def _title(title_field: str, item: dict[str, Any]) -> str:
-    value = item.get(title_field)
-    return str(value) if value not in (None, "") else f"#{item['id']}"

@@ -17,6 +17,7 @@ from runtime.api.deps import tessera as get_tessera
 from runtime.errors import Forbidden, NotFound
 from runtime.identity.users import User
 from runtime.records import Context
+from runtime.records.titles import record_title
 from runtime.services import Tessera
 from runtime.workflows.assignment import MANAGER_ROLE
 from runtime.workflows.host import start_properties
@@ -171,8 +172,7 @@ class RecordTitles:
             record = self.app.records.get(entity_id, record_id, self.ctx)
         except (NotFound, Forbidden):
             return {"title": f"#{record_id}", "href": None, "entity": entity.label_in(self.ctx.lang)}
-        value = record.get(entity.title_field)
-        title = str(value) if value not in (None, "") else f"#{record_id}"
+        title = record_title(self.app, entity, record, self.ctx)
         return {"title": title, "href": f"/r/{entity_id}/{record_id}", "entity": entity.label_in(self.ctx.lang)}
 
 
