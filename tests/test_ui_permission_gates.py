@@ -32,6 +32,7 @@ MENUS = {
                 {"label": {"zh": "医院", "en": "Hospitals"}, "view": "hospital_list"},
                 {"label": {"zh": "线索", "en": "Leads"}, "entity": "lead"},
                 {"label": {"zh": "医院统计", "en": "Hospital report"}, "url": "/reports/hospital_count"},
+                {"label": {"zh": "医院看板", "en": "Hospital board"}, "url": "/dashboards/hospital_board"},
             ],
         }
     ]
@@ -46,10 +47,18 @@ HOSPITAL_REPORT = {
 }
 
 
+HOSPITAL_BOARD = {
+    "id": "hospital_board",
+    "label": {"zh": "医院看板", "en": "Hospital board"},
+    "items": [{"report": "hospital_count", "view": "table"}],
+}
+
+
 def gated_pack(docs: dict) -> None:
     channel_pack(docs)
     docs["menus.json"] = MENUS
     docs["reports/hospital_count.json"] = HOSPITAL_REPORT
+    docs["dashboards/hospital_board.json"] = HOSPITAL_BOARD
 
 
 @pytest.fixture
@@ -77,6 +86,7 @@ def test_pl20_menus_list_only_entities_the_user_may_read(world: People) -> None:
     clerk = nav_labels(world.client("clerk").get("/").text)
     assert "Leads" in clerk and "Hospitals" not in clerk, "staff may not read hospitals: no menu entry leads there"
     assert "Hospital report" in manager and "Hospital report" not in clerk, "a report shows its entity's records"
+    assert "Hospital board" in manager and "Hospital board" not in clerk, "a board of only unreadable reports"
     home = world.client("clerk").get("/").text
     assert "/v/hospital_list" not in home, "the home page tiles follow the same rule"
 

@@ -43,9 +43,9 @@ class MenuNode:
     entity: str | None = None
     active: bool = False
     children: list[MenuNode] = field(default_factory=list)
-    reads: str | None = None
-    """The entity a linked pack page shows (a report's, a pool's, a shipped segment's): the entry is for those
-    who may read it, like a view's entry."""
+    reads: tuple[str, ...] = ()
+    """The entities a linked pack page shows (a report's, a pool's, a shipped segment's, a dashboard's items'):
+    the entry is for those who may read one of them, like a view's entry."""
 
 
 @dataclass
@@ -112,7 +112,7 @@ def menu_tree(
             view_id,
             entity_id,
             children=[node(c) for c in item.get("items", [])],
-            reads=entity_id or _page_entity(registry, href),
+            reads=(entity_id,) if entity_id else _page_entities(registry, href),
         )
 
     roots = [node(m) for m in (registry.menus() if menus is None else menus)]
@@ -133,12 +133,32 @@ _PAGE_KINDS = {"reports": "report", "pools": "pool", "segments": "segment"}
 """URL prefixes of pack pages whose document names the entity they show (/reports/<id>, ...)."""
 
 
-def _page_entity(registry: Registry, href: str | None) -> str | None:
+def _page_entities(registry: Registry, href: str | None) -> tuple[str, ...]:
     parts = (href or "").strip("/").split("/")
-    if len(parts) != 2 or parts[0] not in _PAGE_KINDS:
-        return None
+    if len(parts) != 2:
+        return ()
+    if parts[0] == "dashboards":  # a board whose reports and schedules are all unreadable is only refusals
+        return _dashboard_entities(registry, registry.extras("dashboard").get(parts[1]))
+    if parts[0] not in _PAGE_KINDS:
+        return ()
     doc = registry.extras(_PAGE_KINDS[parts[0]]).get(parts[1])
-    return doc.get("entity") if isinstance(doc, dict) else None
+    entity = doc.get("entity") if isinstance(doc, dict) else None
+    return (entity,) if entity else ()
+
+
+def _dashboard_entities(registry: Registry, doc: Any) -> tuple[str, ...]:
+    """The entities a dashboard's items show: their reports' (a combined item's columns too) and their
+    schedule sources'."""
+    if not isinstance(doc, dict):
+        return ()
+    reports = registry.extras("report")
+    found: list[str] = []
+    for item in (i for i in doc.get("items", []) if isinstance(i, dict)):
+        for ref in [item, *item.get("columns", [])]:
+            report = reports.get(ref.get("report", ""))
+            found.append(report.get("entity", "") if isinstance(report, dict) else "")
+        found += [src.get("entity", "") for src in item.get("sources", [])]
+    return tuple(dict.fromkeys(e for e in found if e))
 
 
 def _prune(nodes: list[MenuNode], readable: Callable[[str], bool]) -> list[MenuNode]:
@@ -148,7 +168,7 @@ def _prune(nodes: list[MenuNode], readable: Callable[[str], bool]) -> list[MenuN
             n.children = _prune(n.children, readable)
             if not n.children and not n.href:
                 continue
-        elif n.reads and not readable(n.reads):
+        elif n.reads and not any(readable(e) for e in n.reads):
             continue
         kept.append(n)
     return kept
