@@ -4,6 +4,7 @@ completely through the records service and tells a consistent story."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -193,6 +194,26 @@ def test_pc08_patient_source_is_a_tree() -> None:
         "营销活动",
         "MDT会诊",
     ]
+
+
+def test_pc_demo_patients_load_on_a_later_day_with_birth_dates_that_match_their_id_numbers(tmp_path: Path) -> None:
+    """The demo is loaded on whatever day `make run` happens: its event dates move with that day, but a birth
+    date is a fact the patient's ID number carries, so it must not move (the entity refuses a birth date that
+    disagrees with the ID number: a demo that loaded only on the day it was generated)."""
+    later = datetime(2027, 3, 1, 9, 0, 0)
+    with fresh_database("sqlite", tmp_path) as url:
+        settings = Settings(database_url=url, data_dir=tmp_path / "data", secret_key="test-secret-key-" + "x" * 32)
+        app = Tessera(settings, clock=FixedClock(later))
+        app.deploy(app.load_pack(BLUEPRINTS / "patient_crm"))
+        pack = app.registry.packs["patient_crm"]
+        wanted = [d for d in pack.demo if "entity" not in d or d["entity"] in ("referrer", "patient")]
+        counts = load_demo(app, dataclasses.replace(pack, demo=wanted))
+        assert counts["patient"] == len(demo_files("patient_crm")["patient"])
+        patients = every(app, "patient")
+        assert all(p["id_number"][6:14] == p["birth_date"].replace("-", "") for p in patients)
+        latest = max(p["admitted_at"] for p in patients if p.get("admitted_at"))
+        assert latest[:10] >= (later - timedelta(days=3)).date().isoformat(), "event dates follow the load day"
+        app.close()
 
 
 # deployed together, with demo data, on both databases ------------------------------------------------

@@ -3,7 +3,8 @@
 Run from the repository root: ``python scripts/demo_patient/generate.py``. Deterministic (seeded): the same
 files every time. Every date is written relative to the day the demo loads ("@date:-N",
 "@datetime:-N HH:MM", runtime/demo_dates.py), computed here against REF (the test clock's day), so the
-dashboards always show the last 18 months. Names, ID numbers and phones are fictional (people.py).
+dashboards always show the last 18 months; birth dates stay absolute (FIXED_DATES). Names, ID numbers and
+phones are fictional (people.py).
 
 The story (stays.py, extras.py): admissions with seasons across the 12 wards, bedside admission visits
 within 24 hours and discharge calls at 72 hours (nearly all done, recent ones open, a few overdue or
@@ -76,6 +77,11 @@ USERS = [
 FALLBACK_ROLE = "development_officer"
 
 
+FIXED_DATES = frozenset({"birth_date"})
+"""Dates that stay as they are: a birth date is a fact, not an event, and the patient's ID number carries it
+(the entity checks that the two agree, so a birth date moved with the demo's day would refuse the record)."""
+
+
 def relative(value: Any) -> Any:
     """Absolute dates and (hospital-local) datetimes as offsets from REF; everything else unchanged."""
     if isinstance(value, datetime):
@@ -83,7 +89,8 @@ def relative(value: Any) -> Any:
     if isinstance(value, date):
         return f"@date:{(value - REF).days}"
     if isinstance(value, dict):
-        return {k: relative(v) for k, v in value.items() if v is not None}
+        return {k: v.isoformat() if k in FIXED_DATES and isinstance(v, date) else relative(v)
+                for k, v in value.items() if v is not None}  # fmt: skip
     if isinstance(value, list):
         return [relative(v) for v in value]
     return value
