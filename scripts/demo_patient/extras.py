@@ -116,6 +116,8 @@ def appointments(rng: random.Random, patients: list[Patient], n: int) -> list[di
             "scheduled_at": scheduled,
             "staff": "@user:" + rng.choice(TEAMS[WARDS[p.stays[-1].ward]["team"]]),
         }
+        if p.record.get("responsible_staff"):  # booked for the officer who looks after the patient
+            rec["staff"] = p.record["responsible_staff"]
         reminded = scheduled - timedelta(days=1)
         if scheduled <= NOW:
             roll = rng.random()

@@ -311,9 +311,12 @@ class StayMaker:
         self.out.admissions.append(rec)
 
     def _call(self, p: Patient, stay: Stay, kind: str, label: str, due: datetime, channel: str) -> dict[str, Any]:
-        staff = self.rng.choice(TEAMS[stay.team])
+        staff = self.rng.choice(TEAMS[stay.team])  # drawn even when unused: the seeded story stays the same
+        responsible = p.record.get("responsible_staff")
         if kind == "admission_visit" and stay.ward in WARD_NURSES:
             staff = WARD_NURSES[stay.ward]  # the ward's nurse visits at the bedside
+        elif responsible:  # as the pack's rules assign it: the officer who looks after the patient calls
+            staff = responsible.removeprefix("@user:")
         call = {
             "title": f"{p.record['name']} {label}（{stay.visit_no}）",
             "patient": "@patient:" + p.key,
