@@ -27,7 +27,7 @@ from runtime.errors import RecordInvalid
 from runtime.fields.formats import is_cn_phone, is_cn_resident_id, is_email
 from runtime.records import Context, ListQuery
 from runtime.services import Tessera
-from tests.support.databases import fresh_database, pg_available
+from tests.support.databases import fresh_database, require_backend
 
 BLUEPRINTS = Path(__file__).parent.parent / "blueprints"
 SHIPPED = ("referral_network", "patient_crm")
@@ -74,8 +74,7 @@ def loaded(
     """Both packs deployed into one database with all their demo data, once per backend for the module: the
     patient CRM demo alone is some 30,000 records, too many to load again for every test. Tests that write
     (test_pack_rules_refuse_inconsistent_records) only add records none of the others counts."""
-    if request.param == "postgresql" and not pg_available():
-        pytest.skip("PostgreSQL server not reachable on this machine (CI requires it)")
+    require_backend(request.param)
     tmp = tmp_path_factory.mktemp(f"shipped-{request.param}")
     with fresh_database(request.param, tmp) as url:
         settings = Settings(database_url=url, data_dir=tmp / "data", secret_key="test-secret-key-" + "x" * 32)

@@ -28,7 +28,7 @@ from runtime.demo import demo_logins, load_demo
 from runtime.permissions.model import ACTIONS
 from runtime.records import Context, ListQuery
 from runtime.services import Tessera
-from tests.support.databases import fresh_database, pg_available
+from tests.support.databases import fresh_database, require_backend
 from tests.support.server import live_server
 
 BLUEPRINTS = Path(__file__).parent.parent / "blueprints"
@@ -80,8 +80,7 @@ class Demo:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    if request.param == "postgresql" and not pg_available():
-        pytest.skip("PostgreSQL server not reachable on this machine (CI requires it)")
+    require_backend(request.param)
     tmp = tmp_path_factory.mktemp(f"shipped-roles-{request.param}")
     with fresh_database(request.param, tmp) as url:
         settings = Settings(database_url=url, data_dir=tmp / "data", secret_key="test-secret-key-" + "x" * 32)

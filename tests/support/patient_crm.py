@@ -43,7 +43,7 @@ from runtime.permissions.admin import PeopleAdmin
 from runtime.records import Context, ListQuery
 from runtime.services import Tessera
 from runtime.storage import platform_tables as pt
-from tests.support.databases import fresh_database, pg_available
+from tests.support.databases import fresh_database, require_backend
 from tests.support.server import live_server
 
 PACK = Path(__file__).resolve().parents[2] / "blueprints" / "patient_crm"
@@ -161,8 +161,7 @@ def crm_world(
     """Body of a module-scoped fixture parametrised by backend: the pack, the demo organisation, the demo
     records of ``demo_entities`` (in the pack's file order), a live server with the UI."""
     backend = request.param
-    if backend == "postgresql" and not pg_available():
-        pytest.skip("PostgreSQL server not reachable on this machine (CI requires it)")
+    require_backend(backend)
     tmp = tmp_path_factory.mktemp(f"patient-crm-{backend}")
     with fresh_database(backend, tmp) as url:
         settings = Settings(database_url=url, data_dir=tmp / "data", secret_key="test-secret-key-" + "x" * 32)
