@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from runtime.errors import Conflict, NotFound
 from runtime.storage import platform_tables as pt
+from runtime.storage.prepared import batch_sql
 
 OPEN = ("ready", "claimed")
 ACTIVE = ("running", "waiting")
@@ -40,16 +41,23 @@ _TASK_WITH_INSTANCE = (
 _TASK_WITH_INSTANCE_LOCKED = _TASK_WITH_INSTANCE.with_for_update(of=[_T, _I])
 
 
-def driver_execute(conn: Connection, sql: str, params: dict[str, Any]) -> tuple[list[tuple], int]:
-    """Run SQL on the connection's DBAPI cursor, inside its transaction: (rows, rowcount).
+def driver_execute(conn: Connection, statements: list[str], params: dict[str, Any]) -> tuple[list[tuple], int]:
+    """Run statements on the connection's DBAPI cursor in one round trip, inside its transaction: the rows and
+    row count of the last one.
 
     For the PostgreSQL statements of a workflow step, which bind their own parameters: SQLAlchemy's execution
-    context and result objects cost more than the rest of the Python side of such a statement. Engine listeners
-    still see the SQL (as in runtime/records/fetch.py) and driver errors become SQLAlchemy's exceptions (the
-    API maps IntegrityError and OperationalError to their statuses)."""
+    context and result objects cost more than the rest of the Python side of such a statement, and each
+    statement is prepared once per session (runtime/storage/prepared.py). Engine listeners still see the SQL
+    sent (as in runtime/records/fetch.py) and driver errors become SQLAlchemy's exceptions (the API maps
+    IntegrityError and OperationalError to their statuses)."""
     events = conn.dispatch
     cursor = conn.connection.driver_connection.cursor()
+    sql = ";\n".join(statements)
     try:
+        try:
+            sql = batch_sql(cursor, statements)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise sa.exc.DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error) from exc
         for listener in events.before_cursor_execute:
             listener(conn, cursor, sql, params, None, False)
         try:
@@ -122,7 +130,7 @@ def save_step(
     parts.append(f"UPDATE {_I.name} SET {sets}, version = %(s_new)s WHERE id = %(s_id)s AND version = %(s_old)s")
     params.update({f"s_{k}": v for k, v in changes.items()})
     params.update(s_new=instance["version"] + 1, s_id=instance["id"], s_old=instance["version"])
-    _rows, rowcount = driver_execute(conn, ";\n".join(parts), params)
+    _rows, rowcount = driver_execute(conn, parts, params)
     if rowcount != 1:
         raise Conflict(f"workflow instance #{instance['id']} was changed by someone else meanwhile; try again")
     instance.update(changes, version=instance["version"] + 1)
@@ -165,10 +173,11 @@ def insert_tasks_and_events(conn: Connection, rows: list[dict[str, Any]], events
         task_values.append("(" + ", ".join(f"%(r{n}_{c})s" for c in _TASK_COLUMNS) + ")")
         params.update({f"r{n}_{c}": row.get(c) for c in _TASK_COLUMNS})
     columns = ", ".join(_TASK_COLUMNS)
-    sql = _events_sql(events, params) + (
-        f";\nINSERT INTO {_T.name} ({columns}) VALUES {', '.join(task_values)} RETURNING id, spiff_id"
-    )
-    ids = {spiff_id: int(task_id) for task_id, spiff_id in driver_execute(conn, sql, params)[0]}
+    statements = [
+        _events_sql(events, params),
+        f"INSERT INTO {_T.name} ({columns}) VALUES {', '.join(task_values)} RETURNING id, spiff_id",
+    ]
+    ids = {spiff_id: int(task_id) for task_id, spiff_id in driver_execute(conn, statements, params)[0]}
     return [ids[row["spiff_id"]] for row in rows]
 
 
@@ -221,7 +230,7 @@ def insert_new_instance(
         )
     else:
         parts.append(f"SELECT {_NEW_ID}, NULL, NULL, {latest_sql}")
-    result, _count = driver_execute(conn, ";\n".join(parts), params)
+    result, _count = driver_execute(conn, parts, params)
     ids = {r[2]: int(r[1]) for r in result if r[2] is not None}
     instance_id = int(result[0][0])
     for row in [*rows, *events]:
@@ -264,7 +273,7 @@ def task_and_instance(conn: Connection, task_id: int) -> tuple[dict[str, Any], d
     """A task and its instance in one statement, both locked on PostgreSQL (the step's first read)."""
     if conn.dialect.name == "postgresql":
         sql, names = _locked_task_sql(conn.dialect)
-        rows, _count = driver_execute(conn, sql, {"b_id": task_id})
+        rows, _count = driver_execute(conn, [sql], {"b_id": task_id})
         row = dict(zip(names, rows[0], strict=True)) if rows else None
     else:
         row = conn.execute(_TASK_WITH_INSTANCE, {"b_id": task_id}).mappings().first()
