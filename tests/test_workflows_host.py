@@ -6,6 +6,7 @@ s1..s3 (specialists, ward), coord (mdt_coordinator, hospital), legal (legal, hos
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,18 @@ def test_pl14_two_level_approval_is_approved_and_the_requester_told(org: Org) ->
     assert kinds == ["started", "task_completed", "task_claimed", "task_completed", "completed"]
     told = org.notifications("req")
     assert [n["title"] for n in told] == ["Approval approved: CT scanner"]
+
+
+def test_pl14_a_worker_log_carries_no_spiff_state_lines_and_no_task_data(
+    org: Org, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # lower than a worker's INFO
+    org.wf.start("approval", {"amount": 500, "type": "supplies", "title": "Patient Zhang", "signoff": "none"},
+                 org.ctx("req"))  # fmt: skip
+    assert approve(org, "mgr")["status"] == "completed"
+    spiff = [r for r in caplog.records if r.name.startswith("spiff")]
+    assert spiff == []  # SpiffWorkflow logged a line per task state change, with the task's data attached
+    assert not any("Patient Zhang" in repr(vars(r)) for r in caplog.records)
 
 
 def test_pl14_small_request_skips_the_second_level(org: Org) -> None:

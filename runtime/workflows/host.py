@@ -47,6 +47,7 @@ from runtime.workflows.data import json_safe
 from runtime.workflows.engine import SandboxEnvironment, SandboxScriptEngine
 from runtime.workflows.errors import StaleSpec, TaskClosed, WorkflowError
 from runtime.workflows.specs import REPO_WORKFLOWS, SpecRow, SpecStore, bpmn_files
+from runtime.workflows.spiff_logs import quiet_spiff_logs
 from runtime.workflows.state import StateCodec
 from runtime.workflows.views import task_json
 
@@ -76,6 +77,7 @@ class WorkflowHost:
             self.actions.register(name, action)
         self.actions.register("process.start", self._action_start)
         self._repo_loaded = False
+        quiet_spiff_logs()
 
     # specs --------------------------------------------------------------------------------------------
     def register_bpmn(self, xml: str, source: str) -> list[SpecRow]:
