@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 from runtime.blueprints.model import SYSTEM_FIELDS, Entity, Field
+from runtime.clock import local_zone
 from runtime.errors import BadRequest
 from runtime.fields.storage import blind_index_column, is_encrypted
 from runtime.fields.types import TextParseError, field_type
@@ -171,13 +173,19 @@ def parse_filter(entity: Entity, name: str, op: str, raw: str) -> Filter:
 
 
 def _whole_days(op: str, raw: str) -> str:
-    """A datetime bound given as a bare date covers whole days (a list's date-range filter):
-    ``admitted_at__lte=2026-11-30`` includes that day, ``__gte`` starts at its midnight."""
+    """A datetime bound given as a bare date covers whole days of the hospital's calendar (a list's date-range
+    filter; people pick days where they work, and datetimes are stored in UTC): ``admitted_at__lte=2026-11-30``
+    includes that local day, ``__gte`` starts at its local midnight. A full timestamp is kept as given."""
 
     def at(value: str, end: bool) -> str:
-        if len(value) == 10 and value[4] == "-" and value[7] == "-":
-            return value + ("T23:59:59" if end else "T00:00:00")
-        return value
+        try:
+            day = date.fromisoformat(value) if len(value) == 10 else None
+        except ValueError:
+            return value  # not a date: the field's own parser names the problem
+        if day is None:
+            return value
+        start = datetime.combine(day, time(), tzinfo=local_zone())
+        return (start + timedelta(days=1, microseconds=-1) if end else start).isoformat()
 
     if op == "between":
         parts = raw.split(",")
