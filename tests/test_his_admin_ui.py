@@ -1,5 +1,6 @@
 """PC-17 / PL-21: the HIS message log page under /admin: filters by outcome, type, patient and day, the
-message detail with raw text, reply and error, administrators only (real HTTP; Chromium for the walk)."""
+message detail with raw text, reply and error; system administrators and the pack's IT administrator (a role
+with the 'admin' right, as the API's message log) only (real HTTP; Chromium for the walk)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 import ui.app
 from runtime.api import create_app
 from runtime.his.hl7v2 import handle_hl7
 from runtime.his.service import HisService
 from runtime.services import Tessera
+from runtime.storage import platform_tables as pt
 from tests.support.browser import require_chromium
 from tests.support.his import adt, his_app
 from tests.support.html import Node, dom, sign_in
@@ -26,6 +29,9 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 @pytest.fixture
 def site(make_tessera: Callable[..., Tessera]) -> Iterator[str]:
     app, _, _ = his_app(make_tessera)
+    it = app.users.create("it", "信息中心", "Pass-word-2026!")  # the pack's IT administrator ('admin' right)
+    with app.db.write() as conn:
+        conn.execute(sa.insert(pt.user_roles).values(user_id=it.id, role_id="it_admin"))
     service = HisService(app)
     handle_hl7(service, adt("A01", "U1", "MRN700"), "mllp")
     handle_hl7(service, adt("A08", "U2", "MRN700", birth="19851340"), "http")
@@ -68,6 +74,14 @@ def test_pc17_admin_his_log_page_filters_and_detail(site: str) -> None:
         assert admin.get("/admin/his/abc").status_code == 404
         hub = admin.get("/admin").text
         assert 'href="/admin/his"' in hub
+    with _client(site, "it", "Pass-word-2026!") as it:  # IT connects the HIS: it reads the log, as over the API
+        assert len(_rows(it.get("/admin/his").text)) == 3
+        assert "19851340" in dom(it.get(f"/admin/his/{detail_id}").text).by_id("his-raw").text()
+        assert it.get("/api/v1/his/messages").status_code == 200
+        hub = it.get("/admin").text
+        assert 'href="/admin/his"' in hub and 'href="/admin/users"' in hub
+        assert 'href="/admin/audit"' not in hub and 'href="/admin/settings"' not in hub
+        assert it.get("/admin/audit").status_code == 403
     with _client(site, "clerk", "Pass-word-2026!") as clerk:
         assert clerk.get("/admin/his").status_code == 403
         assert clerk.get(f"/admin/his/{detail_id}").status_code == 403

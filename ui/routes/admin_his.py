@@ -1,5 +1,6 @@
 """/admin/his: the HIS message log (runtime/his), newest first, filtered by outcome, type, patient and day,
-and one message with its raw text, reply and error. Administrators only: raw messages hold patient data."""
+and one message with its raw text, reply and error. Raw messages hold patient data: system administrators and
+roles with the 'admin' right (the pack's IT administrator, who connects the HIS) only, as the API's message log."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from fastapi.responses import HTMLResponse
 
 from runtime.errors import NotFound
 from runtime.his.tables import OUTCOMES, his_messages
-from ui.routes.admin_logs_common import MAX_ID, PAGE_SIZE, QueryForm, before_id, local_time, page_url, require_admin
+from ui.routes.admin_logs_common import (
+    MAX_ID,
+    PAGE_SIZE,
+    QueryForm,
+    before_id,
+    local_time,
+    page_url,
+    require_admin_right,
+)
 from ui.templating import Crumb, render
 
 router = APIRouter()
@@ -61,7 +70,7 @@ def _view(row: Any, t: Any) -> MessageView:
 
 @router.get(BASE)
 def his_log_page(request: Request) -> HTMLResponse:
-    page = require_admin(request)
+    page = require_admin_right(request)
     form = QueryForm(request, page.lang)
     outcome = form.choice("outcome", OUTCOMES)
     kind = form.text("type", 40)
@@ -108,7 +117,7 @@ def his_log_page(request: Request) -> HTMLResponse:
 
 @router.get(BASE + "/{message_id}")
 def his_message_page(message_id: str, request: Request) -> HTMLResponse:
-    page = require_admin(request)
+    page = require_admin_right(request)
     row = None
     if message_id.isascii() and message_id.isdigit() and 1 <= int(message_id) <= MAX_ID:
         with page.app.db.read() as conn:

@@ -57,6 +57,17 @@ def require_admin(request: Request) -> AdminPage:
     return AdminPage(user, get_tessera(request), ctx)
 
 
+def require_admin_right(request: Request) -> AdminPage:
+    """As ``require_admin``, but a role with the 'admin' right also passes (a pack's IT administrator): the
+    same check as the API route of the page's data, so the page and the API let the same people in."""
+    user = require_user(request)
+    ctx = ui_context(request, user)
+    app = get_tessera(request)
+    if not (user.is_admin or app.permissions.has_right(ctx, "admin")):
+        raise Forbidden(t(ctx.lang, "logs.forbidden"))
+    return AdminPage(user, app, ctx)
+
+
 @dataclass
 class QueryForm:
     """The filter inputs of a log page: raw values to show again, parsed values, and per-input errors."""

@@ -1,7 +1,8 @@
 """/admin: the administration hub, one tile per administration page.
 
-Administrators see every tile. Someone holding only the people-management right ('admin' right
-of a role, checked by the runtime) sees the people tiles; everyone else gets the 403 page.
+Administrators see every tile. Someone holding only the 'admin' right of a role (checked by the runtime)
+sees the tiles marked ``admin_right``: people management and the HIS message log; everyone else gets the
+403 page.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class Tile:
     key: str
     href: str
     icon: str
+    admin_right: bool = False
+    """Shown to holders of the 'admin' right too, not only to system administrators."""
 
 
 GROUPS: tuple[tuple[str, str, tuple[Tile, ...]], ...] = (
@@ -32,10 +35,10 @@ GROUPS: tuple[tuple[str, str, tuple[Tile, ...]], ...] = (
         "people",
         "bi-people",
         (
-            Tile("users", "/admin/users", "bi-person-badge"),
-            Tile("departments", "/admin/departments", "bi-diagram-3"),
-            Tile("roles", "/admin/roles", "bi-shield-lock"),
-            Tile("import", "/admin/users/import", "bi-file-earmark-arrow-up"),
+            Tile("users", "/admin/users", "bi-person-badge", admin_right=True),
+            Tile("departments", "/admin/departments", "bi-diagram-3", admin_right=True),
+            Tile("roles", "/admin/roles", "bi-shield-lock", admin_right=True),
+            Tile("import", "/admin/users/import", "bi-file-earmark-arrow-up", admin_right=True),
         ),
     ),
     (
@@ -45,7 +48,7 @@ GROUPS: tuple[tuple[str, str, tuple[Tile, ...]], ...] = (
             Tile("audit", "/admin/audit", "bi-clock-history"),
             Tile("oplog", "/admin/oplog", "bi-activity"),
             Tile("errors", "/admin/errors", "bi-bug"),
-            Tile("his", "/admin/his", "bi-hospital"),  # HIS message log (ui/routes/admin_his.py)
+            Tile("his", "/admin/his", "bi-hospital", admin_right=True),  # HIS message log (ui/routes/admin_his.py)
         ),
     ),
     (
@@ -70,8 +73,8 @@ def hub(request: Request) -> HTMLResponse:
     manages_people = user.is_admin or app.permissions.has_right(ctx, "admin")
     if not manages_people:
         raise Forbidden(t(ctx.lang, "logs.forbidden"))
-    visible = {"people"} | ({"logs", "system"} if user.is_admin else set())
-    groups = [(key, icon, tiles) for key, icon, tiles in GROUPS if key in visible]
+    shown = [(key, icon, [t for t in tiles if user.is_admin or t.admin_right]) for key, icon, tiles in GROUPS]
+    groups = [(key, icon, tiles) for key, icon, tiles in shown if tiles]
     return render(
         request,
         "admin/hub.html",
