@@ -53,11 +53,27 @@ def test_pl11_score_with_two_components_and_decay_is_exact_and_explained(world: 
     assert shown["value"] == 34.0 and shown["grade"] == "bronze"
     visits, referrals = shown["components"]
     assert (visits["raw"], visits["normalised"], visits["weight"], visits["contribution"]) == (4.0, 40.0, 0.6, 24.0)
-    assert visits["inputs"]["en"] == "4 × Visit in the last 90 days where outcome == 'done'"
-    assert visits["inputs"]["zh"] == "近 90 天拜访记录条数 4（条件 outcome == 'done'）"
+    assert visits["inputs"]["en"] == "4 × Visit in the last 90 days where Outcome is Done"
+    assert visits["inputs"]["zh"] == "近 90 天拜访记录条数 4（条件：结果 为 已完成）"  # labels, not `outcome == 'done'`
     assert referrals["raw"] == 25.0 and referrals["decay"] == 0.5
     assert (referrals["normalised"], referrals["contribution"]) == (25.0, 10.0)
     assert referrals["inputs"]["en"] == "Referrals this year = 25; latest 2026-10-24 (30 days ago, half-life 30 days)"
+
+
+def test_pl11_explained_conditions_use_field_and_option_labels_or_stay_as_written(world: World) -> None:
+    from runtime.automation.scores.wording import condition_words
+
+    registry = world.app.registry
+    visit = registry.entity("visit")
+
+    def words(where: str, lang: str = "zh") -> str:
+        return condition_words(registry, visit, where, lang)
+
+    assert words("outcome in ['done', 'cancelled']") == "结果 为 已完成或已取消"
+    assert words("outcome != 'cancelled' and summary == 'x'", "en") == "Outcome is not Cancelled and Summary is x"
+    assert words("outcome == None") == "结果 为 空"
+    for as_written in ("outcome == 'done' or outcome is None", "len(summary) > 3", "nosuch == 'a'", "outcome ==="):
+        assert words(as_written) == as_written
 
 
 def test_pl11_recompute_when_a_related_visit_is_added_and_grade_history(world: World) -> None:

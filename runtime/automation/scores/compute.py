@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from runtime.automation.scores.where import where_clause
+from runtime.automation.scores.wording import condition_words
 from runtime.blueprints.model import label_text
 from runtime.expressions import ExpressionError, compile_expression
 
@@ -207,8 +208,8 @@ def _inputs(
             en += f" in the last {days} days"
             zh = f"近 {days} 天" + zh
         if agg.get("where"):
-            en += f" where {agg['where']}"
-            zh += f"（条件 {agg['where']}）"
+            en += f" where {condition_words(app.registry, entity, agg['where'], 'en')}"
+            zh += f"（条件：{condition_words(app.registry, entity, agg['where'], 'zh')}）"
     else:
         source = comp["value"].strip()
         f = scored.field(source) if scored is not None and source.isidentifier() else None
