@@ -250,6 +250,12 @@ def test_pl12_active_values_leave_won_records_out_of_holdings_and_recycling(shop
         ),
         (
             "state_machines/prospect.json",
+            lambda d: d["transitions"][0].update(background=True),
+            "/transitions/0/background",
+            "a pool operation runs at once",
+        ),
+        (
+            "state_machines/prospect.json",
             lambda d: d["transitions"][0]["pool"].update(id="nopool"),
             "/transitions/0/pool/id",
             "unknown pool 'nopool'",

@@ -69,8 +69,10 @@ def campaign(crm: Crm, gateway: HttpRecorder) -> dict[str, Any]:
     assert launched["status"] == "running"
     crm.app.jobs.run_pending()
     assert crm.every("campaign_contact", campaign=made["id"]) == [], "launching alone sends nothing"
-    ok(supervisor.post(f"{API}/campaign/{made['id']}/actions/send", json={}))  # 发送
-    crm.app.jobs.run_pending()
+    queued = ok(supervisor.post(f"{API}/campaign/{made['id']}/actions/send", json={}), 202)  # 发送: a background job
+    assert queued["action_queued"]["action"] == "send"
+    assert crm.every("campaign_contact", campaign=made["id"]) == [], "the request only queues the sending"
+    crm.app.jobs.run_pending()  # the job runner sends it
     return {"campaign": crm.get("campaign", made["id"]), "people": people}
 
 
@@ -103,7 +105,7 @@ def test_pc18_invitation_sms_has_the_staged_price_and_an_unsubscribe_link(
     assert "13700001803" not in by_phone, "the opted-out patient gets nothing"
     assert "13700001805" not in by_phone, "not in the audience"
     # sending again reaches only new members of the segment: nobody is invited twice
-    ok(crm.client("pc.supervisor1").post(f"{API}/campaign/{campaign['campaign']['id']}/actions/send", json={}))
+    ok(crm.client("pc.supervisor1").post(f"{API}/campaign/{campaign['campaign']['id']}/actions/send", json={}), 202)
     crm.app.jobs.run_pending()
     assert len([p for p in (r.body["to"] for r in gateway.requests) if p == "13700001801"]) == 1
 
@@ -145,6 +147,12 @@ def test_pc18_feedback_recorded_and_counted_by_response(crm: Crm, campaign: dict
     crm.app.records.update("campaign_contact", row["id"], {"response": "vaccinated"}, ADMIN, expected_version=None)
     crm.app.jobs.run_pending()
     assert crm.get("campaign", cid)["response_count"] == 3
+
+
+def test_pc18_the_sender_is_told_when_the_background_sending_is_done(crm: Crm, campaign: dict) -> None:
+    inbox = ok(crm.client("pc.supervisor1").get("/api/v1/notifications", params={"limit": 100}))["items"]
+    told = [n for n in inbox if n["link"] == f"/r/campaign/{campaign['campaign']['id']}"]
+    assert told and told[0]["title"] == "“发送”已完成：2026 冬季老年人流感疫苗接种", told
 
 
 def test_pc18_a_draft_campaign_cannot_be_sent(crm: Crm, campaign: dict) -> None:

@@ -159,3 +159,59 @@ def test_pl09_inbound_event_over_http(site: Site) -> None:
     site.app.jobs.run_pending()
     logs = site.app.records.list("rule_log", ListQuery(limit=50), SYSTEM).items
     assert [x["message"] for x in logs if x["kind"] == "payment"] == ["paid 10 by Clinic"]
+
+
+def _converted_lead(site: Site, name: str) -> int:
+    lead = site("sam").post("/api/v1/records/lead", json={"name": name, "score": 75}).json()
+    assert act(site, "sam", lead["id"], "claim").status_code == 200
+    assert act(site, "sam", lead["id"], "follow_up", input={"follow_up_note": "met"}).status_code == 200
+    assert act(site, "sam", lead["id"], "convert").status_code == 200
+    return lead["id"]
+
+
+def _logs(site: Site, kind: str) -> list[str]:
+    logs = site.app.records.list("rule_log", ListQuery(limit=50), SYSTEM).items
+    return [x["message"] for x in logs if x["kind"] == kind]
+
+
+def _told(site: Site, who: str) -> list[dict]:
+    return site(who).get("/api/v1/notifications", params={"limit": 50}).json()["items"]
+
+
+def test_pl08_a_background_action_is_checked_at_once_queued_then_run_as_its_requester(site: Site) -> None:
+    lead = _converted_lead(site, "Harbour clinic")
+    r = act(site, "sam", lead, "archive")  # refused at once, nothing queued: the role
+    assert r.status_code == 403 and "sales_manager" in r.json()["error"]["message"]
+    r = act(site, "mia", lead, "archive")
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "converted" and r.json()["action_queued"]["action"] == "archive"
+    assert _logs(site, "archive") == []  # the request did not run it
+    site.app.jobs.run_pending()
+    done = site("mia").get(f"/api/v1/records/lead/{lead}").json()
+    assert done["status"] == "closed" and _logs(site, "archive") == ["archived Harbour clinic"]
+    audit = site("admin").get(f"/api/v1/records/lead/{lead}/history").json()["items"]
+    assert audit[0]["actor_id"] == site.app.users.by_username("mia").id  # written as the person who asked
+    [told] = [n for n in _told(site, "mia") if n["link"] == f"/r/lead/{lead}"]
+    assert told["title"] == "Archive done: Harbour clinic"
+
+
+def test_pl08_a_background_action_refused_when_it_runs_tells_why_and_writes_nothing(site: Site) -> None:
+    lead = _converted_lead(site, "Hill clinic")
+    assert act(site, "mia", lead, "archive").status_code == 202
+    assert patch(site, "sam", lead, {"score": 10}).status_code == 200  # the guard no longer holds
+    site.app.jobs.run_pending()
+    site.app.jobs.run_pending()  # a refusal is an outcome: not retried, told once
+    assert site("mia").get(f"/api/v1/records/lead/{lead}").json()["status"] == "converted"
+    assert _logs(site, "archive") == []
+    [told] = [n for n in _told(site, "mia") if n["link"] == f"/r/lead/{lead}"]
+    assert told["title"] == "Archive could not run: Hill clinic" and "score of 60" in told["body"]
+
+
+def test_pl08_a_bulk_background_action_queues_each_record(site: Site) -> None:
+    leads = [_converted_lead(site, name) for name in ("East clinic", "West clinic")]
+    r = site("mia").post("/api/v1/records/lead/actions/archive/bulk", json={"ids": leads})
+    assert r.status_code == 200, r.text
+    assert (r.json()["done"], r.json()["queued"], r.json()["refused"]) == (0, 2, 0)
+    assert {x["status"] for x in r.json()["results"]} == {"queued"}
+    site.app.jobs.run_pending()
+    assert sorted(_logs(site, "archive")) == ["archived East clinic", "archived West clinic"]

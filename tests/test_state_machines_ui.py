@@ -12,6 +12,7 @@ import pytest
 
 import ui.app
 from runtime.api import create_app
+from runtime.automation.states.service import perform
 from runtime.records.context import Context
 from runtime.services import Tessera
 from tests.support.browser import require_chromium
@@ -72,6 +73,25 @@ def test_pl08_record_page_buttons_input_form_and_refusal_message(served: tuple[T
     finally:
         sam.close()
     assert app.records.get("lead", lead["id"], ADMIN)["status"] == "following"
+
+
+def test_pl08_a_background_action_button_says_it_runs_in_the_background(served: tuple[Tessera, str]) -> None:
+    app, url = served
+    lead = app.records.create("lead", {"name": "Bay clinic", "score": 80}, ADMIN)
+    sam = Context(user_id=app.users.by_username("sam").id, channel="api", lang="en")
+    perform(app, "lead", lead["id"], "claim", {}, sam)
+    perform(app, "lead", lead["id"], "follow_up", {"follow_up_note": "met"}, sam)
+    perform(app, "lead", lead["id"], "convert", {}, sam)
+    mia = signed_in(url, "mia")
+    try:
+        token = csrf_of(mia.get(f"/r/lead/{lead['id']}").text)
+        r = mia.post(f"/r/lead/{lead['id']}/actions/archive", data={"csrf_token": token}, follow_redirects=True)
+        assert r.status_code == 200 and "Archive is running in the background" in r.text
+        assert app.records.get("lead", lead["id"], ADMIN)["status"] == "converted"
+        app.jobs.run_pending()
+        assert app.records.get("lead", lead["id"], ADMIN)["status"] == "closed"
+    finally:
+        mia.close()
 
 
 def test_pl08_clicking_an_action_with_an_input_form_changes_the_state_in_chromium(

@@ -4,10 +4,12 @@
   each with ``enabled`` and, when disabled, the ``reason`` (role, guard)
 * ``POST /api/v1/records/{entity}/{id}/actions/{action}`` {"input": {...form fields}, "version": n}
   performs it: 200 with the record; 403 role refused; 409 not possible in this state or guard false;
-  422 input form errors
+  422 input form errors. A background action (``"background": true`` in its blueprint) is checked and queued:
+  202 with the record as it is and ``action_queued: {"action", "job"}``; a notification tells the outcome
 * ``POST /api/v1/records/{entity}/actions/{action}/bulk`` {"ids": [...], "input": {...}} runs the action on
-  each record (its own transaction, guard and permissions): 200 with ``done``, ``refused`` and per record
-  ``{"id", "status": "done"|"refused", "reason", "code"}``; 400/404/422 when the request itself is wrong
+  each record (its own transaction, guard and permissions): 200 with ``done``, ``queued`` (background actions),
+  ``refused`` and per record ``{"id", "status": "done"|"queued"|"refused", "reason", "code"}``; 400/404/422
+  when the request itself is wrong
 * ``POST /api/v1/events/{name}`` {...payload} triggers the rules listening to the event (signed in or API token)
 """
 
@@ -15,9 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from runtime.api.deps import context, current_user, json_body, record_id, tessera
+from runtime.automation.states.background import QUEUED_KEY
 from runtime.automation.states.bulk import MAX_BULK, bulk_ids, perform_bulk, summary
 from runtime.automation.states.service import available, machine_for, perform, state_label
 from runtime.errors import BadRequest, NotFound
@@ -51,7 +54,7 @@ def list_actions(entity: str, rid: str, request: Request) -> dict[str, Any]:
     "/records/{entity}/{rid}/actions/{action}",
     openapi_extra={"requestBody": {"content": {"application/json": {"schema": PERFORM_BODY}}}},
 )
-async def perform_action(entity: str, rid: str, action: str, request: Request) -> dict[str, Any]:
+async def perform_action(entity: str, rid: str, action: str, request: Request, response: Response) -> dict[str, Any]:
     user = current_user(request)
     app = tessera(request)
     ident = record_id(rid)
@@ -61,7 +64,10 @@ async def perform_action(entity: str, rid: str, action: str, request: Request) -
     version = body.get("version")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
         raise BadRequest("'version' must be an integer")
-    return perform(app, entity, ident, action, body.get("input"), context(request, user), expected_version=version)
+    done = perform(app, entity, ident, action, body.get("input"), context(request, user), expected_version=version)
+    if QUEUED_KEY in done:
+        response.status_code = 202
+    return done
 
 
 BULK_BODY = {

@@ -16,6 +16,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "actions.cancel": {"zh": "取消", "en": "Cancel"},
     "actions.done": {"zh": "已执行“{action}”，当前状态：{state}", "en": "{action} done; the state is now {state}"},
     "actions.done_plain": {"zh": "已执行“{action}”", "en": "{action} done"},
+    "actions.queued": {
+        "zh": "“{action}”已在后台开始执行，完成后会在通知中告诉您结果",
+        "en": "{action} is running in the background; a notification will tell you how it went",
+    },
     "bulk.label": {"zh": "批量操作", "en": "Bulk action"},
     "bulk.bar": {"zh": "已选 {count} 条", "en": "{count} selected"},
     "bulk.select_all": {"zh": "全选本页", "en": "Select all on this page"},
@@ -30,6 +34,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "bulk.result_title": {"zh": "批量{action}结果", "en": "{action}: results"},
     "bulk.result_summary": {"zh": "完成 {done} 条，未执行 {refused} 条", "en": "{done} done, {refused} refused"},
     "bulk.done": {"zh": "已完成", "en": "Done"},
+    "bulk.queued": {"zh": "已在后台执行，完成后通知您", "en": "Running in the background; you will be notified"},
     "bulk.refused": {"zh": "未执行：{reason}", "en": "Refused: {reason}"},
     "bulk.back": {"zh": "返回列表", "en": "Back to the list"},
     "bulk.none_selected": {"zh": "请先勾选记录", "en": "Tick some records first"},

@@ -123,7 +123,7 @@ def _result(p: Page, entity_id: str, t: dict[str, Any], outcomes: list[BulkOutco
     entity = p.app.registry.entity(entity_id)
     action = label_text(t["label"], p.lang)
     titles = {r["id"]: r for r in _titles(p, entity_id, [o.id for o in outcomes])}
-    done = sum(1 for o in outcomes if o.status == "done")
+    done = sum(1 for o in outcomes if o.status in ("done", "queued"))
     heading = p.t("bulk.result_title", action=action)
     return render(
         p.request,

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from runtime.api.deps import optional_user
 from runtime.api.deps import record_id as parse_record_id
+from runtime.automation.states.background import QUEUED_KEY
 from runtime.automation.states.service import (
     available,
     keeps_state,
@@ -151,6 +152,9 @@ async def action_submit(entity_id: str, rid: str, action_id: str, request: Reque
         return RedirectResponse(f"/r/{entity_id}/{ident}", status_code=303)
     except (Conflict, Forbidden) as exc:
         flash(request, "danger", p.t("actions.refused", action=label, reason=str(exc)))
+        return RedirectResponse(f"/r/{entity_id}/{ident}", status_code=303)
+    if QUEUED_KEY in updated:
+        flash(request, "info", p.t("actions.queued", action=label))
         return RedirectResponse(f"/r/{entity_id}/{ident}", status_code=303)
     if keeps_state(t):
         flash(request, "success", p.t("actions.done_plain", action=label))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.automation.states.background import QUEUED_KEY
 from runtime.automation.states.service import _roles, machine_for, perform, transition
 from runtime.errors import BadRequest, NotFound, RecordInvalid, TesseraError
 from runtime.expressions import ExpressionError
@@ -24,14 +25,14 @@ MAX_BULK = 200
 @dataclass
 class BulkOutcome:
     id: int
-    status: str  # done | refused
+    status: str  # done | queued (a background action, checked and queued) | refused
     reason: str | None = None
     code: str | None = None
     record: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "status": self.status}
-        if self.status == "done" and self.record is not None:
+        if self.status in ("done", "queued") and self.record is not None:
             out["version"] = self.record.get("version")
         else:
             out.update(reason=self.reason, code=self.code)
@@ -88,10 +89,17 @@ def perform_bulk(
         except (TesseraError, ExpressionError) as exc:
             outcomes.append(BulkOutcome(record_id, "refused", str(exc), getattr(exc, "code", None)))
         else:
-            outcomes.append(BulkOutcome(record_id, "done", record=record))
+            status = "queued" if QUEUED_KEY in record else "done"  # a background action: checked and queued
+            outcomes.append(BulkOutcome(record_id, status, record=record))
     return outcomes
 
 
 def summary(outcomes: list[BulkOutcome]) -> dict[str, Any]:
     done = sum(1 for o in outcomes if o.status == "done")
-    return {"done": done, "refused": len(outcomes) - done, "results": [o.as_dict() for o in outcomes]}
+    queued = sum(1 for o in outcomes if o.status == "queued")
+    return {
+        "done": done,
+        "queued": queued,
+        "refused": len(outcomes) - done - queued,
+        "results": [o.as_dict() for o in outcomes],
+    }

@@ -103,6 +103,8 @@ def _check(pack: Any, rel: str, doc: dict[str, Any]) -> list[PackError]:
                 here = [*allowed, *form.field_names]
         if t.get("pool"):
             errors.extend(_check_pool(pack, rel, doc, t, base))
+            if t.get("background"):
+                err((*base, "background"), "a pool operation runs at once (its caps are checked as it happens)")
         known = {f.name for f in entity.fields}
         for name, source in (t.get("set") or {}).items():
             if name not in known:

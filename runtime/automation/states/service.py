@@ -19,6 +19,7 @@ from typing import Any
 
 from runtime.automation.rules.actions import ActionEnv, json_value, prepare, run_actions
 from runtime.automation.rules.model import variables
+from runtime.automation.states import background
 from runtime.blueprints.model import label_text
 from runtime.clock import FixedClock
 from runtime.errors import BadRequest, Conflict, Forbidden, NotFound, RecordInvalid
@@ -211,6 +212,12 @@ def perform(
     if not own_form:
         input = _foreign_input(app, t["form"], input)  # noqa: A001
     prepare(app, t.get("effects") or [])
+    if background.runs_in_background(t):
+        record = app.records.get(entity, record_id, ctx)
+        why = refusal(app, machine, t, record, ctx, input)
+        if why is not None:
+            raise (ActionForbidden if why[0] == "role" else ActionRefused)(why[1])
+        return background.queue(app, entity, record, t, input, ctx)
     with app.db.write() as conn, joined_transaction(conn):
         record = app.records.get(entity, record_id, ctx)
         why = refusal(app, machine, t, record, ctx, input)
@@ -300,6 +307,7 @@ def _pool_operation(
 
 def install_state_machines(app: Any) -> None:
     app.hooks.before_write.append(lambda event: guard_state_field(app, event))
+    background.install(app)
 
 
 def guard_state_field(app: Any, event: WriteEvent) -> None:
