@@ -276,8 +276,8 @@ def campaigns(rng: random.Random, patients: list[Patient]) -> tuple[list[dict[st
             {
                 "name": name,
                 "kind": "flu_vaccination",
-                "segment": "pc_flu_audience",
-                "template": "pc_flu_invitation",
+                "segment": "pc_elderly_60",
+                "template": "pc_campaign_invitation",
                 "channel": "sms",
                 "budget": 30000 if status == "running" else 18000,
                 "early_price": 88,
