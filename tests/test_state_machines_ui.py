@@ -84,6 +84,9 @@ def test_pl08_a_background_action_button_says_it_runs_in_the_background(served: 
     perform(app, "lead", lead["id"], "convert", {}, sam)
     mia = signed_in(url, "mia")
     try:
+        confirm = mia.get(f"/r/lead/{lead['id']}/actions/archive")
+        summary = dom(confirm.text).by_id("action-summary").text()
+        assert "Converted to Closed" in summary and "runs in the background" in summary
         token = csrf_of(mia.get(f"/r/lead/{lead['id']}").text)
         r = mia.post(f"/r/lead/{lead['id']}/actions/archive", data={"csrf_token": token}, follow_redirects=True)
         assert r.status_code == 200 and "Archive is running in the background" in r.text

@@ -12,6 +12,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "确定要对“{record}”执行“{action}”吗？状态将从“{from_state}”变为“{to_state}”。",
         "en": "{action} “{record}”? Its state changes from {from_state} to {to_state}.",
     },
+    "actions.confirm_plain": {"zh": "确定要对“{record}”执行“{action}”吗？", "en": "{action} “{record}”?"},
+    "actions.confirm_background": {
+        "zh": "该操作将在后台执行，完成后会在通知中告诉您结果。",
+        "en": "It runs in the background; a notification will tell you how it went.",
+    },
     "actions.submit": {"zh": "确定{action}", "en": "{action}"},
     "actions.cancel": {"zh": "取消", "en": "Cancel"},
     "actions.done": {"zh": "已执行“{action}”，当前状态：{state}", "en": "{action} done; the state is now {state}"},
