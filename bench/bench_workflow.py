@@ -6,8 +6,8 @@ Both sides use the same BPMN (tests/packs/workflow_pack/workflows/one_step_appro
 form, since the bench pack has none) parsed once; the host's spec cache makes that fair. The host's steps
 return their lean result (status and open tasks; the API reads the full view separately); the bare side
 keeps SpiffWorkflow's default serializer, which writes the spec into every state, while the host's state
-leaves it out and loads the cached spec (runtime/workflows/state.py). Target: ours at least 0.3x the bare
-rate.
+leaves it out and loads the cached spec (runtime/workflows/state.py). On PostgreSQL the host's step statements
+are prepared once per session (runtime/storage/prepared.py). Target: ours at least 0.3x the bare rate.
 """
 
 from __future__ import annotations
