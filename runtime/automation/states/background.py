@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextvars
 import logging
 import uuid
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 from runtime.blueprints.model import label_text
@@ -41,7 +43,7 @@ def queue(app: Any, entity: str, record: dict[str, Any], t: dict[str, Any], inpu
         "entity": entity,
         "record_id": record["id"],
         "action": t["id"],
-        "input": input,
+        "input": _plain(input),
         "user_id": ctx.user_id,
         "is_admin": ctx.is_admin,
         "roles": sorted(ctx.roles) if ctx.roles is not None else None,
@@ -50,6 +52,19 @@ def queue(app: Any, entity: str, record: dict[str, Any], t: dict[str, Any], inpu
     }
     app.jobs.defer(TASK, payload, key=key)
     return {**record, QUEUED_KEY: {"action": t["id"], "job": key}}
+
+
+def _plain(value: Any) -> Any:
+    """The input as plain JSON for the job's payload (a form's dates and amounts as the API would send them)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
 
 
 def install(app: Any) -> None:

@@ -209,6 +209,7 @@ def perform(
     # an input form of another entity (a follow-up record asked by the lead's "follow up"): its values are
     # only the action's input (for set and effects), not fields of this record
     own_form = not t.get("form") or app.registry.form(t["form"]).entity == entity
+    asked = input
     if not own_form:
         input = _foreign_input(app, t["form"], input)  # noqa: A001
     prepare(app, t.get("effects") or [])
@@ -217,7 +218,7 @@ def perform(
         why = refusal(app, machine, t, record, ctx, input)
         if why is not None:
             raise (ActionForbidden if why[0] == "role" else ActionRefused)(why[1])
-        return background.queue(app, entity, record, t, input, ctx)
+        return background.queue(app, entity, record, t, asked, ctx)  # the job expands the input again
     with app.db.write() as conn, joined_transaction(conn):
         record = app.records.get(entity, record_id, ctx)
         why = refusal(app, machine, t, record, ctx, input)
