@@ -73,6 +73,23 @@ def test_pl09_contract_written_inside_its_window_fires_at_once_and_closed_ones_n
     assert [r["ref_id"] for r in expiry_logs(app)] == [inside["id"]]
 
 
+def test_pl09_a_before_reminder_is_not_sent_once_its_date_has_come(
+    make_tessera: Callable[..., Tessera], clock: FixedClock
+) -> None:
+    """'30d before end_date' for a contract written on its last day tells nobody it ends in the future; the
+    day is the hospital's (09:30 UTC is 17:30 in Shanghai; at 23:30 UTC it is already the next day there)."""
+    app = make_tessera("rules_pack")
+    app.jobs.run_pending()
+    app.records.create("contract", {"name": "Today", "end_date": str(TODAY)}, API)
+    tomorrow = app.records.create("contract", {"name": "Tomorrow", "end_date": str(TODAY + timedelta(days=1))}, API)
+    app.jobs.run_pending()
+    assert [r["ref_id"] for r in expiry_logs(app)] == [tomorrow["id"]]
+    clock.advance(hours=14)  # 23:30 UTC: 07:30 on the 24th in the hospital
+    app.records.create("contract", {"name": "Local today", "end_date": str(TODAY + timedelta(days=1))}, API)
+    app.jobs.run_pending()
+    assert [r["ref_id"] for r in expiry_logs(app)] == [tomorrow["id"]]
+
+
 def test_pl09_date_trigger_field_has_the_index_the_scan_uses(make_tessera: Callable[..., Tessera]) -> None:
     app = make_tessera("rules_pack")
     index_names = {ix["name"] for ix in sa.inspect(app.db.engine).get_indexes("e_contract")}

@@ -35,7 +35,7 @@ from runtime.automation.rules.actions import RULE_CTX, WEBHOOK_TASK, ActionEnv, 
 from runtime.automation.rules.model import Rule, date_key, variables
 from runtime.automation.rules.tables import rule_fired, rule_marks
 from runtime.automation.rules.webhooks import open_body, resolve_headers
-from runtime.clock import FixedClock
+from runtime.clock import FixedClock, utc_to_local
 from runtime.errors import NotFound
 from runtime.records.hooks import WriteEvent
 from runtime.records.service import joined_transaction
@@ -412,7 +412,9 @@ class RuleEngine:
 
     def _date_written(self, rule: Rule, event: WriteEvent) -> None:
         """A record written with a date whose fire time has already come (a contract created 10 days
-        before its end, with a '30d before' rule) fires now rather than never."""
+        before its end, with a '30d before' rule) fires now rather than never; a 'before' reminder only while
+        its date is still ahead (a visit planned for today gets no "visit tomorrow" reminder). Calendar dates
+        are the hospital's days (TESSERA_TIMEZONE), as people entered them."""
         name = rule.trigger["date"]["field"]
         if event.action == "update" and name not in event.changed_fields:
             return
@@ -425,8 +427,10 @@ class RuleEngine:
         shift = rule.date_shift()
         if value > _bound(now + shift, is_date):
             return  # not yet: the scan will find it
-        anchor_floor = _bound(now, is_date) if shift > timedelta(0) else _bound(now + shift - FIRST_SCAN_GRACE, is_date)
-        if value < anchor_floor:
+        if shift > timedelta(0):
+            if value <= (utc_to_local(now).date() if is_date else now):
+                return  # the date itself has come: a reminder before it is moot
+        elif value < _bound(now + shift - FIRST_SCAN_GRACE, is_date):
             return  # long past: no late reminders for old dates
         self._fire_date(event.conn, rule, event.record_id, value)
 
