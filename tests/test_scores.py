@@ -72,7 +72,8 @@ def test_pl11_explained_conditions_use_field_and_option_labels_or_stay_as_writte
     assert words("outcome in ['done', 'cancelled']") == "结果 为 已完成或已取消"
     assert words("outcome != 'cancelled' and summary == 'x'", "en") == "Outcome is not Cancelled and Summary is x"
     assert words("outcome == None") == "结果 为 空"
-    for as_written in ("outcome == 'done' or outcome is None", "len(summary) > 3", "nosuch == 'a'", "outcome ==="):
+    odd = ("outcome == 'done' or outcome is None", "len(summary) > 3", "nosuch == 'a'", "outcome ===", "summary in 'a'")
+    for as_written in odd:
         assert words(as_written) == as_written
 
 

@@ -42,7 +42,8 @@ def _comparison(registry: Any, entity: Entity, node: ast.expr, lang: str) -> str
     literals = right.elts if isinstance(right, ast.List | ast.Tuple) else [right]
     if not literals or not all(isinstance(v, ast.Constant) for v in literals):
         return None
-    if isinstance(node.ops[0], ast.Eq | ast.NotEq) and isinstance(right, ast.List | ast.Tuple):
+    listed = isinstance(right, ast.List | ast.Tuple)
+    if listed != isinstance(node.ops[0], ast.In | ast.NotIn):  # `x == [..]`, `x in 'text'`: not these shapes
         return None
     oset = registry.option_sets.get(field.opt("option_set") or "")
     values = [_value(oset, v.value, lang) for v in literals]  # type: ignore[attr-defined]
