@@ -12,7 +12,7 @@ import pytest
 from runtime.clock import FixedClock
 from runtime.config import Settings
 from runtime.services import Tessera
-from tests.support.databases import fresh_database, pg_available
+from tests.support.databases import fresh_database, pg_available, require_backend
 from tests.support.server import live_server
 
 PACKS = Path(__file__).parent / "packs"
@@ -32,8 +32,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql" and not _PG:
-        pytest.skip("PostgreSQL server not reachable on this machine (CI requires it)")
+    require_backend(request.param)
     return request.param
 
 

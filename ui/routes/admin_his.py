@@ -21,7 +21,7 @@ from ui.routes.admin_logs_common import (
     before_id,
     local_time,
     page_url,
-    require_admin_right,
+    require_admin,
 )
 from ui.templating import Crumb, render
 
@@ -70,7 +70,7 @@ def _view(row: Any, t: Any) -> MessageView:
 
 @router.get(BASE)
 def his_log_page(request: Request) -> HTMLResponse:
-    page = require_admin_right(request)
+    page = require_admin(request, admin_right=True)
     form = QueryForm(request, page.lang)
     outcome = form.choice("outcome", OUTCOMES)
     kind = form.text("type", 40)
@@ -117,7 +117,7 @@ def his_log_page(request: Request) -> HTMLResponse:
 
 @router.get(BASE + "/{message_id}")
 def his_message_page(message_id: str, request: Request) -> HTMLResponse:
-    page = require_admin_right(request)
+    page = require_admin(request, admin_right=True)
     row = None
     if message_id.isascii() and message_id.isdigit() and 1 <= int(message_id) <= MAX_ID:
         with page.app.db.read() as conn:

@@ -48,22 +48,14 @@ class AdminPage:
         return t(self.ctx.lang, message, **params)
 
 
-def require_admin(request: Request) -> AdminPage:
-    """Anonymous visitors go to the login page; signed-in non-administrators get the 403 page."""
-    user = require_user(request)
-    ctx = ui_context(request, user)
-    if not user.is_admin:
-        raise Forbidden(t(ctx.lang, "logs.forbidden"))
-    return AdminPage(user, get_tessera(request), ctx)
-
-
-def require_admin_right(request: Request) -> AdminPage:
-    """As ``require_admin``, but a role with the 'admin' right also passes (a pack's IT administrator): the
-    same check as the API route of the page's data, so the page and the API let the same people in."""
+def require_admin(request: Request, *, admin_right: bool = False) -> AdminPage:
+    """Anonymous visitors go to the login page; signed-in non-administrators get the 403 page. With
+    ``admin_right`` a role holding the 'admin' right also passes (a pack's IT administrator): the check the API
+    routes of such pages make, so the page and the API let the same people in."""
     user = require_user(request)
     ctx = ui_context(request, user)
     app = get_tessera(request)
-    if not (user.is_admin or app.permissions.has_right(ctx, "admin")):
+    if not (user.is_admin or (admin_right and app.permissions.has_right(ctx, "admin"))):
         raise Forbidden(t(ctx.lang, "logs.forbidden"))
     return AdminPage(user, app, ctx)
 

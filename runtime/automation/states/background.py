@@ -13,10 +13,9 @@ from __future__ import annotations
 import contextvars
 import logging
 import uuid
-from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
+from runtime.automation.rules.actions import json_value
 from runtime.blueprints.model import label_text
 from runtime.errors import BadRequest, Conflict, Forbidden, NotFound, RecordInvalid
 from runtime.records.context import Context
@@ -43,7 +42,7 @@ def queue(app: Any, entity: str, record: dict[str, Any], t: dict[str, Any], inpu
         "entity": entity,
         "record_id": record["id"],
         "action": t["id"],
-        "input": _plain(input),
+        "input": json_value(input),  # plain JSON for the payload: dates as ISO text
         "user_id": ctx.user_id,
         "is_admin": ctx.is_admin,
         "roles": sorted(ctx.roles) if ctx.roles is not None else None,
@@ -52,19 +51,6 @@ def queue(app: Any, entity: str, record: dict[str, Any], t: dict[str, Any], inpu
     }
     app.jobs.defer(TASK, payload, key=key)
     return {**record, QUEUED_KEY: {"action": t["id"], "job": key}}
-
-
-def _plain(value: Any) -> Any:
-    """The input as plain JSON for the job's payload (a form's dates and amounts as the API would send them)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
 
 
 def install(app: Any) -> None:

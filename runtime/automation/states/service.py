@@ -144,6 +144,20 @@ def refusal(
     return None
 
 
+def refuse_unless_allowed(
+    app: Any,
+    machine: dict[str, Any],
+    t: dict[str, Any],
+    record: dict[str, Any],
+    ctx: Context,
+    input: dict,  # noqa: A002
+) -> None:
+    """Raise the refusal of ``refusal`` (403 for a role, 409 for a state or guard), if there is one."""
+    why = refusal(app, machine, t, record, ctx, input)
+    if why is not None:
+        raise (ActionForbidden if why[0] == "role" else ActionRefused)(why[1])
+
+
 def _typing(app: Any, machine: dict[str, Any], t: dict[str, Any]) -> dict[str, Any]:
     """The entities whose field types the guard, set and effects see the record and the input form with."""
     entity = app.registry.entity(machine["entity"])
@@ -215,15 +229,11 @@ def perform(
     prepare(app, t.get("effects") or [])
     if background.runs_in_background(t):
         record = app.records.get(entity, record_id, ctx)
-        why = refusal(app, machine, t, record, ctx, input)
-        if why is not None:
-            raise (ActionForbidden if why[0] == "role" else ActionRefused)(why[1])
+        refuse_unless_allowed(app, machine, t, record, ctx, input)
         return background.queue(app, entity, record, t, asked, ctx)  # the job expands the input again
     with app.db.write() as conn, joined_transaction(conn):
         record = app.records.get(entity, record_id, ctx)
-        why = refusal(app, machine, t, record, ctx, input)
-        if why is not None:
-            raise (ActionForbidden if why[0] == "role" else ActionRefused)(why[1])
+        refuse_unless_allowed(app, machine, t, record, ctx, input)
         names = variables(record, input=input, **_typing(app, machine, t))
         clock = FixedClock(app.clock.now())
         data = {**input} if own_form else {}
@@ -292,9 +302,7 @@ def _pool_operation(
     spec = t["pool"]
     pool = app.pools.get(spec["id"])
     record = app.records.get(entity, record_id, ctx)
-    why = refusal(app, machine, t, record, ctx, input)
-    if why is not None:
-        raise (ActionForbidden if why[0] == "role" else ActionRefused)(why[1])
+    refuse_unless_allowed(app, machine, t, record, ctx, input)
     operation = spec["operation"]
     if operation == "assign":
         user_id = input.get(pool["owner_field"])
